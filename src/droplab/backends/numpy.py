@@ -1,0 +1,79 @@
+"""The NumPy reference backend: the exact semantics every other backend is tested against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from droplab import _checks
+
+NAME = "numpy"
+
+Seed = int | np.random.Generator | None
+
+
+def is_native(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def asarray(a: Any, dtype: Any = None) -> np.ndarray:
+    return np.asarray(a, dtype=dtype)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    return np.asarray(x)
+
+
+def rng(seed: Seed) -> np.random.Generator:
+    """A Generator from a seed; ``None`` draws fresh entropy from the OS on every call."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(_checks.seed(seed))
+
+
+def floating(X: Any) -> np.ndarray:
+    """``X`` as an array of its own floating dtype; integers and bools become float64."""
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    return X
+
+
+def keep_mask(shape: tuple[int, ...], p: float, seed: Seed = None) -> np.ndarray:
+    """Bernoulli(1 - p) keep mask: an element is kept when its U[0, 1) draw is >= p."""
+    return rng(seed).random(shape) >= p
+
+
+def dropout_layer(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:
+    """Zero each element of ``X`` with probability ``p`` and scale the survivors by 1/(1-p).
+
+    Args:
+        X: array (any shape). Floating dtypes are kept; integers become float64.
+        p: drop probability, 0 <= p <= 1. ``p == 0`` returns ``X`` unchanged, ``p == 1`` zeros.
+        seed: an int or ``numpy.random.Generator`` for a repeatable mask; ``None`` for a fresh one.
+
+    >>> dropout_layer(np.arange(4.0), 0.0)
+    array([0., 1., 2., 3.])
+    >>> dropout_layer(np.arange(4.0), 1.0)
+    array([0., 0., 0., 0.])
+    """
+    p = _checks.probability(p)
+    X = floating(X)
+    if p == 0.0:
+        return X.copy()
+    if p == 1.0:
+        return np.zeros_like(X)
+    mask = keep_mask(X.shape, p, seed)
+    return np.where(mask, X * X.dtype.type(1.0 / (1.0 - p)), X.dtype.type(0)).astype(X.dtype)
+
+
+def dropout_grad(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:
+    """d dropout_layer(X).sum() / dX for the same seed: the mask divided by (1 - p)."""
+    p = _checks.probability(p)
+    X = floating(X)
+    if p == 0.0:
+        return np.ones_like(X)
+    if p == 1.0:
+        return np.zeros_like(X)
+    return keep_mask(X.shape, p, seed).astype(X.dtype) / X.dtype.type(1.0 - p)

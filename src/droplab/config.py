@@ -1,0 +1,80 @@
+"""Typed, frozen hyperparameters, written next to every result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from droplab import _checks
+
+MODELS = ("scratch", "concise")
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """The chapter's MLP: 784 -> num_hiddens_1 -> num_hiddens_2 -> num_outputs, ReLU, dropout after
+    each hidden layer (only in training). Defaults are the book's ``hparams``.
+
+    ``weight_decay`` (L2 on the weights, added to the SGD update) and ``noise`` (which noise the
+    scratch model injects after each hidden layer; ``"dropout"`` is the chapter's) serve the exercises.
+    """
+
+    num_outputs: int = 10
+    num_hiddens_1: int = 256
+    num_hiddens_2: int = 256
+    dropout_1: float = 0.5
+    dropout_2: float = 0.5
+    lr: float = 0.1
+    weight_decay: float = 0.0
+    noise: str = "dropout"
+
+    def __post_init__(self) -> None:
+        _checks.positive_int(self.num_outputs, "num_outputs")
+        _checks.positive_int(self.num_hiddens_1, "num_hiddens_1")
+        _checks.positive_int(self.num_hiddens_2, "num_hiddens_2")
+        _checks.probability(self.dropout_1, "dropout_1")
+        _checks.probability(self.dropout_2, "dropout_2")
+        lr = _checks.non_negative(self.lr, "lr")
+        if lr == 0:
+            raise ValueError(_checks.invalid("lr", "a finite number > 0", self.lr))
+        _checks.non_negative(self.weight_decay, "weight_decay")
+        if not isinstance(self.noise, str) or not self.noise:
+            raise TypeError(_checks.invalid("noise", "a noise name", self.noise))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: which backend and model, how long, and the seed that makes it repeatable."""
+
+    backend: str = "torch"
+    model: str = "scratch"
+    epochs: int = 10
+    batch_size: int = 256
+    seed: int = 0
+    mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
+
+    def __post_init__(self) -> None:
+        _checks.one_of(self.model, "model", MODELS)
+        _checks.positive_int(self.epochs, "epochs")
+        _checks.positive_int(self.batch_size, "batch_size")
+        if _checks.seed(self.seed) is None:
+            raise TypeError(_checks.invalid("seed", "an integer in [0, 2**63)", self.seed))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        mlp = MLPConfig(**d.pop("mlp", {}))
+        return cls(mlp=mlp, **d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
