@@ -9,6 +9,7 @@ import numpy as np
 from droplab import _checks
 
 NAME = "numpy"
+DTYPES = ("float16", "float32", "float64")
 
 Seed = int | np.random.Generator | None
 
@@ -23,6 +24,10 @@ def asarray(a: Any, dtype: Any = None) -> np.ndarray:
 
 def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
+
+
+def device_of(x: Any) -> str:
+    return "cpu"
 
 
 def rng(seed: Seed) -> np.random.Generator:
@@ -66,6 +71,20 @@ def dropout_layer(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:
         return np.zeros_like(X)
     mask = keep_mask(X.shape, p, seed)
     return np.where(mask, X * X.dtype.type(1.0 / (1.0 - p)), X.dtype.type(0)).astype(X.dtype)
+
+
+def dropout_with_grad(X: Any, p: float, *, seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
+    """The output and its gradient (NumPy has no autodiff: the gradient is derived by hand)."""
+    if not isinstance(seed, np.random.Generator) and seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**62))
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, 2**62))
+    return dropout_layer(X, p, seed=seed), dropout_grad(X, p, seed=seed)
+
+
+def learner(config: Any, data: Any, *, device: str = "cpu") -> Any:
+    """NumPy is the reference for dropout only; it does not train models."""
+    raise NotImplementedError("The NumPy backend does not train; use torch, jax, tensorflow or mxnet")
 
 
 def dropout_grad(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:

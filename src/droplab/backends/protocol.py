@@ -33,6 +33,12 @@ class Learner(Protocol):
         """Logits for ``x`` (N, 784) float32, with dropout on when ``training`` (MC dropout)."""
         ...
 
+    def activations(self, x: np.ndarray, *, training: bool = False,
+                    seed: int | None = None) -> dict[str, np.ndarray]:
+        """Hidden activations for ``x``: "h1", "h2" (after ReLU, before dropout) and "h1_dropped",
+        "h2_dropped" (after dropout; equal to h1/h2 when not ``training``)."""
+        ...
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters (and optimiser state) as NumPy arrays, for checkpoints."""
         ...
@@ -53,6 +59,15 @@ class Backend(Protocol):
 
     def to_numpy(self, x: Any) -> np.ndarray: ...
 
+    # Floating dtypes this backend supports, by NumPy-style name ("float16", "bfloat16", ...).
+    DTYPES: tuple[str, ...]
+
+    def device_of(self, x: Any) -> str: ...
+
     def dropout_layer(self, X: Any, p: float, *, seed: Any = None) -> Any: ...
+
+    def dropout_with_grad(self, X: Any, p: float, *, seed: Any = None) -> tuple[Any, Any]:
+        """(dropout_layer(X, p, seed=seed), d sum(output) / dX) computed by the framework's autodiff."""
+        ...
 
     def learner(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> Learner: ...

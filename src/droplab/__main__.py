@@ -1,0 +1,5 @@
+"""``python -m droplab`` is the ``droplab`` command."""
+
+from droplab.cli.main import main
+
+raise SystemExit(main())

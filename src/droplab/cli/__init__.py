@@ -1,0 +1,1 @@
+"""The ``droplab`` command line."""

@@ -1,0 +1,36 @@
+"""Options and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from droplab import _mxnet_env, backends
+from droplab.cli.errors import UserError
+
+FRAMEWORKS = ("torch", "tensorflow", "jax", "mxnet")
+
+
+def add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                   help="directory holding the Fashion-MNIST files (default: $DROPLAB_DATA, the "
+                        "user cache, the system copy, else download)")
+
+
+def load_arrays(data_dir: Path | None):
+    from droplab import data
+
+    return data.arrays(data_dir)
+
+
+def runs_elsewhere(backend: str) -> bool:
+    """True when ``backend`` is MXNet and MXNet lives in its own environment, not this one."""
+    return backend == "mxnet" and not backends.installed("mxnet")
+
+
+def delegate(argv: list[str]) -> int:
+    """Re-run this droplab command in the MXNet environment."""
+    try:
+        return _mxnet_env.run(argv)
+    except RuntimeError as e:
+        raise UserError(str(e)) from None

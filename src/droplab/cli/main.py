@@ -1,0 +1,76 @@
+"""The ``droplab`` command: one subcommand per job.
+
+    droplab chapter                       # the Dropout section end to end (default backend)
+    droplab train --backend jax --model concise --epochs 10 --out runs/jax-concise
+    droplab data info | fetch | verify
+    droplab bench                         # droplab vs each framework's idiomatic loop
+    droplab experiment list | run NAME    # the chapter's exercises
+    droplab report DIR
+
+A user's mistake is printed as one line on stderr (exit status 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from droplab import __version__
+from droplab.cli.errors import UserError
+
+# Subcommand modules; each exposes add_parser(subparsers) (or add_parsers) and sets `func`.
+COMMANDS = ("chapter_cmd", "train_cmd", "data_cmd", "bench_cmd", "experiment_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="droplab",
+        description="The Dropout chapter of Dive into Deep Learning: dropout, the chapter's MLP on "
+                    "Fashion-MNIST in four frameworks, benchmarks and the exercises.",
+    )
+    parser.add_argument("--version", action="version", version=f"droplab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"droplab.cli.{name}")
+        register = getattr(module, "add_parsers", None) or module.add_parser
+        register(sub)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that are the user's mistake, reported without a traceback."""
+    from droplab.backends import BackendUnavailable
+    from droplab.train import ResumeError
+
+    errors: list[type[BaseException]] = [UserError, BackendUnavailable, ResumeError]
+    try:
+        from droplab.data import errors as data_errors  # type: ignore[attr-defined]
+
+        errors += [getattr(data_errors, n) for n in ("DataError", "DataNotFoundError")
+                   if hasattr(data_errors, n)]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.argv = argv  # so a command can re-run itself in the MXNet environment
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as e:
+        print(f"droplab: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as e:
+        # Argument checks raise with the project's one-line template.
+        if str(e).startswith("Invalid value for"):
+            print(f"droplab: error: {e}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print("droplab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,60 @@
+"""``droplab train``: one training run into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from droplab.cli import common
+from droplab.config import MODELS, MLPConfig, TrainConfig
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the chapter's MLP once and write a run folder",
+                       description="Train the chapter's MLP (784-256-256-10) on Fashion-MNIST.")
+    p.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
+    p.add_argument("--model", choices=MODELS, default="scratch",
+                   help="scratch: droplab's dropout_layer; concise: the framework's Dropout layer")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--dropout1", type=float, default=0.5)
+    p.add_argument("--dropout2", type=float, default=0.5)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last finished epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no per-epoch lines")
+    common.add_data_dir(p)
+    p.set_defaults(func=run)
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    mlp = MLPConfig(dropout_1=args.dropout1, dropout_2=args.dropout2, lr=args.lr,
+                    weight_decay=args.weight_decay)
+    return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
+                       batch_size=args.batch_size, seed=args.seed, mlp=mlp)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)  # check every argument before any work
+    if common.runs_elsewhere(args.backend):
+        return common.delegate(args.argv)
+    from droplab.train import fit
+
+    out = args.out or Path("runs") / f"{config.backend}-{config.model}-seed{config.seed}"
+    data = common.load_arrays(args.data_dir)
+    result = fit(config, data, out, device=args.device, resume=args.resume, quiet=args.quiet)
+    if result.status == "interrupted":
+        print(f"interrupted after {len(result.history)} finished epoch(s); metrics and checkpoint "
+              f"are in {out}; continue with: droplab train ... --out {out} --resume")
+        return 130
+    if not args.quiet:
+        last = result.final
+        print(f"{config.backend}/{config.model}: val_acc {last.val_acc:.4f}  val_loss "
+              f"{last.val_loss:.4f}  train_loss {last.train_loss:.4f}  "
+              f"({result.train_seconds:.1f} s training) -> {out}")
+    return 0

@@ -1,0 +1,37 @@
+"""The book's figure: train loss, val loss and val accuracy against epochs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from droplab.train.history import Epoch
+
+
+def plot_history(history: Sequence[Epoch], base: Path, title: str = "") -> list[Path]:
+    """Draw the three curves as the book does (one axes, epochs on x) to ``base``.png and .svg."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    epochs = [e.epoch for e in history]
+    fig, ax = plt.subplots(figsize=(3.5, 2.5))
+    ax.plot(epochs, [e.train_loss for e in history], "-", color="C0", label="train_loss")
+    ax.plot(epochs, [e.val_loss for e in history], "--", color="C1", label="val_loss")
+    ax.plot(epochs, [e.val_acc for e in history], "-.", color="C2", label="val_acc")
+    ax.set_xlabel("epoch")
+    ax.set_xlim(0.5 if epochs else 0, max(epochs, default=1) + 0.5)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    out = []
+    for suffix in (".png", ".svg"):
+        path = base.with_suffix(suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150)
+        out.append(path)
+    plt.close(fig)
+    return out
