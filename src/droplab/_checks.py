@@ -66,6 +66,17 @@ def non_negative(value: Any, name: str) -> float:
     return x
 
 
+def positive(value: Any, name: str) -> float:
+    """Check that ``value`` is a finite real number > 0."""
+    expected = "a finite number > 0"
+    if not _is_real(value):
+        raise TypeError(invalid(name, expected, value))
+    x = float(value)
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(invalid(name, expected, value))
+    return x
+
+
 def positive_int(value: Any, name: str) -> int:
     """Check that ``value`` is an int >= 1."""
     expected = "an integer >= 1"

@@ -37,9 +37,7 @@ class MLPConfig:
         _checks.positive_int(self.num_hiddens_2, "num_hiddens_2")
         _checks.probability(self.dropout_1, "dropout_1")
         _checks.probability(self.dropout_2, "dropout_2")
-        lr = _checks.non_negative(self.lr, "lr")
-        if lr == 0:
-            raise ValueError(_checks.invalid("lr", "a finite number > 0", self.lr))
+        _checks.positive(self.lr, "lr")
         _checks.non_negative(self.weight_decay, "weight_decay")
         if not isinstance(self.noise, str) or not self.noise:
             raise TypeError(_checks.invalid("noise", "a noise name", self.noise))

@@ -1,0 +1,1 @@
+from droplab.backends.mxnet._framework import mx, mnp, npx
