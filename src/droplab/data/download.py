@@ -7,15 +7,13 @@ like data. The mirror list is ``DROPLAB_MIRRORS`` (URLs separated by spaces or c
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from droplab.data import idx
 from droplab.data.errors import DataError, DownloadError, one_line
@@ -48,29 +46,37 @@ def _progress_bar(total: int | None, desc: str) -> Any:
 
 def _fetch(url: str, part: Path, limit: int, timeout: float, progress: bool, desc: str) -> None:
     """Stream ``url`` into ``part`` (at most ``limit`` bytes) and flush it to disk."""
+    import urllib.request  # imported on first download: it costs more than the rest of droplab.data
+
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
-        length = response.headers.get("Content-Length", "")
-        total = int(length) if length.isdigit() else None
-        if total is not None and total > limit:
-            raise DataError(url, f"too large: {total} bytes, expected at most {limit}")
-        bar = _progress_bar(total, desc) if progress else None
-        received = 0
-        try:
-            while chunk := response.read(1 << 16):
-                received += len(chunk)
-                if received > limit:
-                    raise DataError(url, f"too large: more than {limit} bytes")
-                out.write(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        part.parent.mkdir(parents=True, exist_ok=True)  # only once a mirror answers
+        with open(part, "wb") as out:
+            _copy(response, out, url, limit, progress, desc)
+
+
+def _copy(response: Any, out: BinaryIO, url: str, limit: int, progress: bool, desc: str) -> None:
+    length = response.headers.get("Content-Length", "")
+    total = int(length) if length.isdigit() else None
+    if total is not None and total > limit:
+        raise DataError(url, f"too large: {total} bytes, expected at most {limit}")
+    bar = _progress_bar(total, desc) if progress else None
+    received = 0
+    try:
+        while chunk := response.read(1 << 16):
+            received += len(chunk)
+            if received > limit:
+                raise DataError(url, f"too large: more than {limit} bytes")
+            out.write(chunk)
             if bar is not None:
-                bar.close()
-        if total is not None and received != total:
-            raise DataError(url, f"incomplete: expected {total} bytes, received {received}")
-        out.flush()
-        os.fsync(out.fileno())
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    if total is not None and received != total:
+        raise DataError(url, f"incomplete: expected {total} bytes, received {received}")
+    out.flush()
+    os.fsync(out.fileno())
 
 
 def download(file: FileSpec, dest_dir: Path, urls: Sequence[str], *, attempts: int = 3,
@@ -98,15 +104,19 @@ def download(file: FileSpec, dest_dir: Path, urls: Sequence[str], *, attempts: i
         DownloadError: every attempt failed; the message lists the last error from each mirror.
         DataError: the destination exists and ``replace`` is false.
     """
+    import http.client
+    import urllib.error
+
     final = dest_dir / f"{file.name}.gz"
     if final.exists() and not replace:
         raise DataError(final, "already exists and was not overwritten")
+    if not urls:
+        raise DownloadError(final.name, ["no mirror to download from"])
     if progress is None:
         progress = sys.stderr.isatty()
     # Compressed data is never much larger than the content; anything beyond this is not our file.
     limit = file.nbytes + file.nbytes // 64 + (1 << 16)
     errors: dict[str, str] = {}
-    dest_dir.mkdir(parents=True, exist_ok=True)
     # One .part per process, so that concurrent downloads (parallel workers) cannot interleave.
     part = dest_dir / f"{file.name}.gz.{os.getpid()}.part"
     for attempt in range(max(1, attempts)):
@@ -125,6 +135,8 @@ def download(file: FileSpec, dest_dir: Path, urls: Sequence[str], *, attempts: i
                 return final
             except DataError as e:
                 errors[url] = e.problem
+            except urllib.error.HTTPError as e:
+                errors[url] = one_line(e)  # "HTTP Error 404: Not Found"
             except (OSError, http.client.HTTPException) as e:  # URLError and timeouts are OSError
                 errors[url] = one_line(getattr(e, "reason", None) or e) or type(e).__name__
             finally:

@@ -65,7 +65,7 @@ class DataNotFoundError(DataError, FileNotFoundError):
         self.reason = one_line(reason)
         message = NOT_FOUND.format(
             where=f" in {where}" if where else "",
-            reason=f" ({self.reason})" if self.reason else "",
+            reason=f"; {self.reason}" if self.reason else "",
         )
         RuntimeError.__init__(self, message)
         self.path, self.problem, self.remedy = None, message, ""
