@@ -95,7 +95,7 @@ def mask_shape(shape: tuple[int, ...], noise_shape: Sequence[Any] | None,
     expected = f"a sequence of distinct dimensions in [-{ndim}, {ndim})"
     if isinstance(broadcast_dims, (str, bytes)) or not isinstance(broadcast_dims, Sequence):
         raise TypeError(_checks.invalid("broadcast_dims", expected, broadcast_dims))
-    seen = set()
+    seen: set[int] = set()
     for d in broadcast_dims:
         if isinstance(d, bool) or not isinstance(d, numbers.Integral) or not -ndim <= d < ndim:
             raise ValueError(_checks.invalid("broadcast_dims", expected, tuple(broadcast_dims)))

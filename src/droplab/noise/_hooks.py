@@ -16,6 +16,7 @@ on the layer's input (0 for the first layer's input, the pixels), which makes Dr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -76,3 +77,34 @@ def linear(ops: ModuleType, x: Any, W: Any, b: Any, name: str, p: float, *, seed
                                       per_example=name == "dropconnect_example")
     _args.flag(training, "training")
     return ops.matmul_bias(x, W, b)
+
+
+def mlp_forward(ops: ModuleType, X: Any, layers: Sequence[tuple[Any, Any]], name: str,
+                rates: Sequence[float], *, seed: Any, training: bool) -> dict[str, Any]:
+    """The chapter's MLP with noise ``name``: what a learner's forward pass calls.
+
+    Args:
+        ops: the backend's noise module.
+        X: inputs (batch, 784).
+        layers: ``[(W1, b1), (W2, b2), (W3, b3)]`` with each W as (in, out); from PyTorch's or
+            Gluon's (out, in) weights pass ``W.T``.
+        name: one of ``NOISES``.
+        rates: ``(p1, p2)``, the config's ``dropout_1``/``dropout_2`` (for ``ramped_dropout``,
+            already passed through :func:`rate` for the epoch).
+        seed: the backend's generator/key (a fresh draw per call), or an int.
+        training: noise on when True; every noise is the identity when False.
+
+    Returns ``{"h1", "h1_dropped", "h2", "h2_dropped", "logits"}``: the protocol's activations
+    (``h*_dropped`` equals ``h*`` for the weight noises, whose noise is inside the next layer).
+    DropConnect drops entries of W2 at rate p1 and of W3 at rate p2, the weights that read h1
+    and h2, so its rates match dropout's on the same activations; W1 (reading pixels) is kept.
+    """
+    check_name(name)
+    (W1, b1), (W2, b2), (W3, b3) = layers
+    p1, p2 = rates
+    h1 = ops.relu(linear(ops, X, W1, b1, name, 0.0, seed=seed, training=training))
+    d1 = inject(ops, h1, name, p1, seed=seed, training=training)
+    h2 = ops.relu(linear(ops, d1, W2, b2, name, p1, seed=seed, training=training))
+    d2 = inject(ops, h2, name, p2, seed=seed, training=training)
+    logits = linear(ops, d2, W3, b3, name, p2, seed=seed, training=training)
+    return {"h1": h1, "h1_dropped": d1, "h2": h2, "h2_dropped": d2, "logits": logits}

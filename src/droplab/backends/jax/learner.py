@@ -1,0 +1,194 @@
+"""The JAX learner: the chapter's MLP trained by minibatch SGD, one compiled ``lax.scan`` per epoch.
+
+The data sits on the device as two arrays. An epoch is one call of a jitted function that scans
+over the batches (indices from the epoch's permutation, gathered on the device; the last, partial
+batch padded with zero weights), updates the parameters in place (their buffers are donated) and
+sums the loss on the device: Python and the host see one call and one number per epoch.
+
+Step ``i`` of epoch ``e`` drops with the key ``fold_in(key(epoch_seed(seed, e)), i)`` (both layers'
+masks from one draw in the scratch model; Flax's per-layer streams in the concise one), so a
+resumed run draws the same masks as an uninterrupted one. The masks' bits come from JAX's cheaper
+non-partitionable threefry (see :func:`_cheap_threefry`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from droplab import _checks
+from droplab.backends.jax import model
+from droplab.backends.jax.keys import as_key, seed_key
+from droplab.config import MLPConfig, TrainConfig
+from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
+
+NOISES = ("dropout",)
+
+
+def jax_device(device: str) -> jax.Device:
+    """The JAX device for "cpu", "cuda", "cuda:1", "gpu:0", ..."""
+    kind, _, index = str(device).partition(":")
+    platform = {"cuda": "gpu", "rocm": "gpu"}.get(kind, kind)
+    try:
+        devices = jax.devices(platform)
+        return devices[int(index) if index else 0]
+    except (RuntimeError, IndexError, ValueError):
+        raise ValueError(_checks.invalid("device", "a device JAX can see here, such as 'cpu'",
+                                         device)) from None
+
+
+def epoch_rows(perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The epoch's batches as a (steps, batch) index matrix and a matching 0/1 weight matrix.
+
+    The last, partial batch (d2l's DataLoader keeps it) is padded with index 0 and weight 0, so
+    every step has the same shape and one compiled scan runs the whole epoch.
+    """
+    n = len(perm)
+    steps = -(-n // batch)
+    rows = np.zeros(steps * batch, np.int32)
+    rows[:n] = perm
+    weights = np.zeros(steps * batch, np.float32)
+    weights[:n] = 1.0
+    return rows.reshape(steps, batch), weights.reshape(steps, batch)
+
+
+# The compiled functions live at module level with the model as static arguments, so learners of
+# the same model and shapes share one compilation per process (a benchmark's or a sweep's later
+# runs compile nothing).
+@partial(jax.jit, static_argnames=("kind", "mlp"), donate_argnums=0)
+def _train_epoch(params: model.Params, X: jax.Array, Y: jax.Array, rows: jax.Array,
+                 weights: jax.Array, key: jax.Array, *, kind: str, mlp: MLPConfig
+                 ) -> tuple[model.Params, jax.Array]:
+    forward = model.forward_for(kind, mlp)
+
+    def body(carry: tuple[model.Params, jax.Array], inp: tuple[jax.Array, ...]
+             ) -> tuple[tuple[model.Params, jax.Array], None]:
+        ps, total = carry
+        idx, w, i = inp
+        ps, loss_sum = model.sgd_step(forward, ps, X[idx], Y[idx], w,
+                                      jax.random.fold_in(key, i), mlp)
+        return (ps, total + loss_sum), None
+
+    steps = jnp.arange(rows.shape[0], dtype=jnp.uint32)
+    (params, total), _ = jax.lax.scan(body, (params, jnp.zeros((), jnp.float32)),
+                                      (rows, weights, steps))
+    return params, total
+
+
+@partial(jax.jit, static_argnames=("kind", "mlp"))
+def _evaluate(params: model.Params, X: jax.Array, Y: jax.Array, *, kind: str, mlp: MLPConfig
+              ) -> tuple[jax.Array, jax.Array]:
+    logits = model.forward_for(kind, mlp)(params, X, None, 0.0, 0.0)
+    loss = model.cross_entropy(logits, Y).mean()
+    acc = (jnp.argmax(logits, axis=-1) == Y).mean()
+    return loss, acc
+
+
+@partial(jax.jit, static_argnames=("kind", "mlp", "sink"))
+def _predict(params: model.Params, x: jax.Array, key: jax.Array | None, *, kind: str,
+             mlp: MLPConfig, sink: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+    # A key of None (an empty pytree to jit) is evaluation mode: no masks.
+    acts: dict[str, jax.Array] = {}
+    logits = model.forward_for(kind, mlp)(params, x, key, mlp.dropout_1, mlp.dropout_2,
+                                          acts if sink else None)
+    return logits, acts
+
+
+def _cheap_threefry() -> contextlib.AbstractContextManager[Any]:
+    """JAX's non-partitionable threefry for the training masks, where JAX still has it.
+
+    The partitionable variant (JAX's default) lets a sharded array draw its bits shard by shard,
+    at about 1.6x the cost per bit; on one device it buys nothing, and the masks are ~10% of a
+    training step here (measured: epoch CPU time -5%). Same keys, same distribution, different
+    bits; scoped to the learner's own compiled epoch, so no one else's randomness changes.
+    """
+    scope = getattr(jax, "threefry_partitionable", None)
+    return scope(False) if scope is not None else contextlib.nullcontext()
+
+
+class JaxLearner:
+    """The MLP (plain pytree of parameters), plain SGD and the data, resident on one device."""
+
+    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
+        _checks.one_of(config.mlp.noise, "noise", NOISES)
+        self.config = config
+        self.device = jax_device(device)
+        put = partial(jax.device_put, device=self.device)
+        self._train_x = put(np.asarray(data.train_x, np.float32))  # (N, D)
+        self._train_y = put(np.asarray(data.train_y, np.int32))
+        self._val_x = put(np.asarray(data.val_x, np.float32))
+        self._val_y = put(np.asarray(data.val_y, np.int32))
+        self._n_in = int(data.train_x.shape[1])
+        self.params = put(model.init_params(config.mlp, self._n_in, config.seed))
+        self._static = {"kind": config.model, "mlp": config.mlp}
+
+    # -- training -------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch of minibatch SGD (dropout on); the mean training loss per example."""
+        n = int(self._train_y.shape[0])
+        perm = epoch_permutation(self.config.seed, epoch, n)
+        rows, weights = epoch_rows(perm, self.config.batch_size)
+        key = seed_key(epoch_seed(self.config.seed, epoch))
+        with _cheap_threefry():
+            self.params, total = _train_epoch(
+                self.params, self._train_x, self._train_y, jax.device_put(rows, self.device),
+                jax.device_put(weights, self.device), key, **self._static)
+        return float(total) / n
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(self) -> tuple[float, float]:
+        """(mean validation loss, validation accuracy) with dropout off."""
+        loss, acc = _evaluate(self.params, self._val_x, self._val_y, **self._static)
+        return float(loss), float(acc)
+
+    def _run(self, x: np.ndarray, training: bool, seed: Any, sink: bool
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        x = jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), self.device)
+        key = as_key(seed) if training else None
+        return _predict(self.params, x, key, sink=sink, **self._static)
+
+    def predict(self, x: np.ndarray, *, training: bool = False, seed: Any = None) -> np.ndarray:
+        """Logits (N, outputs) as NumPy; dropout on when ``training`` (MC dropout)."""
+        logits, _ = self._run(x, training, seed, False)
+        return np.asarray(logits)
+
+    def activations(self, x: np.ndarray, *, training: bool = False,
+                    seed: Any = None) -> dict[str, np.ndarray]:
+        """"h1", "h2" (after ReLU) and "h1_dropped", "h2_dropped" (after dropout)."""
+        _, acts = self._run(x, training, seed, True)
+        out = {k: np.asarray(v) for k, v in acts.items()}
+        if not training:
+            out["h1_dropped"], out["h2_dropped"] = out["h1"], out["h2"]
+        return out
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters as NumPy arrays under "lin1.kernel", "lin1.bias", ... (plain SGD: no state)."""
+        return {f"{layer}.{name}": np.array(v) for layer, d in self.params.items()
+                for name, v in d.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned (shapes must match this learner's model)."""
+        expected = set(self.state_dict())
+        if set(state) != expected:
+            raise ValueError(_checks.invalid("state", f"the keys {sorted(expected)}",
+                                             sorted(state)))
+        params: model.Params = {}
+        for key, value in state.items():
+            layer, name = key.split(".")
+            old = self.params[layer][name]
+            if tuple(np.shape(value)) != tuple(old.shape):
+                raise ValueError(_checks.invalid(key, f"shape {tuple(old.shape)}", np.shape(value)))
+            params.setdefault(layer, {})[name] = jax.device_put(
+                np.asarray(value, np.float32), self.device)
+        self.params = params
+
+
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> JaxLearner:
+    """The JAX learner for ``config`` on ``data`` (see :class:`JaxLearner`)."""
+    return JaxLearner(config, data, device=device)

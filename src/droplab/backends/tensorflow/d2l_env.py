@@ -1,0 +1,42 @@
+"""Environment variables read by the d2l-compatible module (:mod:`droplab.tensorflow`)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from droplab import _checks
+
+
+def env_int(name: str, minimum: int) -> int | None:
+    """The integer in environment variable ``name`` (None when unset or empty)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(_checks.invalid(name, f"an integer >= {minimum}", raw)) from None
+    if value < minimum:
+        raise ValueError(_checks.invalid(name, f"an integer >= {minimum}", raw))
+    return value
+
+
+def seed() -> int | None:
+    """``DROPLAB_SEED``: the run's seed, or None for a fresh run."""
+    return env_int("DROPLAB_SEED", 0)
+
+
+def seed_or_fresh() -> int:
+    """``DROPLAB_SEED`` if set, else fresh OS entropy (a different run every time, as in d2l)."""
+    chosen = seed()
+    if chosen is None:
+        chosen = int(np.random.SeedSequence().entropy % 2**63)
+    return chosen
+
+
+def max_epochs(requested: int) -> int:
+    """``requested`` capped by ``DROPLAB_MAX_EPOCHS`` when that is set."""
+    cap = env_int("DROPLAB_MAX_EPOCHS", 1)
+    return requested if cap is None else min(requested, cap)

@@ -1,0 +1,142 @@
+"""The TensorFlow learner: the chapter's MLP trained by minibatch SGD, one compiled graph per epoch.
+
+The data sits on the device as two tensors; an epoch is a single ``tf.function`` call that loops
+over ``tf.range`` batches, gathers each batch with the epoch's permutation, runs the fused SGD
+step of :mod:`droplab.backends.tensorflow.model` and sums the loss on the device, so Python and
+the host see one call and one number per epoch.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from droplab import _checks
+from droplab.backends.tensorflow import model
+from droplab.backends.tensorflow.arrays import tf_device
+from droplab.backends.tensorflow.dropout import dropout_layer, native_dropout
+from droplab.config import TrainConfig
+from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
+
+NOISES = ("dropout",)
+
+
+def scratch_drop(h: tf.Tensor, p: float, key: tf.Tensor | None) -> tf.Tensor:
+    """The chapter's from-scratch dropout: :func:`dropout_layer` itself."""
+    return dropout_layer(h, p, seed=key)
+
+
+def concise_drop(h: tf.Tensor, p: float, key: tf.Tensor | None) -> tf.Tensor:
+    """TensorFlow's own dropout op (what ``tf.keras.layers.Dropout`` runs in training)."""
+    return native_dropout(h, p, seed=key)
+
+
+class TensorFlowLearner:
+    """The MLP, plain SGD and the data, resident on one TensorFlow device."""
+
+    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
+        _checks.one_of(config.mlp.noise, "noise", NOISES)
+        self.config = config
+        self.device = tf_device(device)
+        self._drop = scratch_drop if config.model == "scratch" else concise_drop
+        with tf.device(self.device):
+            self._train_x = tf.constant(data.train_x, tf.float32)  # (N, D)
+            self._train_y = tf.constant(data.train_y, tf.int32)
+            self._val_x = tf.constant(data.val_x, tf.float32)
+            self._val_y = tf.constant(data.val_y, tf.int32)
+            self.params = model.init_params(config.mlp, data.train_x.shape[1], config.seed)
+        # Compiled per learner. Wrapping in `partial` keys TensorFlow's retracing detector to
+        # this learner: a sweep that builds many learners is not "retracing too often".
+        self._epoch_fn = tf.function(functools.partial(TensorFlowLearner._epoch, self))
+        self._evaluate_fn = tf.function(functools.partial(TensorFlowLearner._evaluate, self))
+        self._forward_fn = tf.function(functools.partial(TensorFlowLearner._forward, self),
+                                       reduce_retracing=True)
+
+    # -- training -------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch of minibatch SGD (dropout on); the mean training loss per example."""
+        n = int(self._train_y.shape[0])
+        perm = epoch_permutation(self.config.seed, epoch, n).astype(np.int32)
+        seed = epoch_seed(self.config.seed, epoch)
+        with tf.device(self.device):
+            total = self._epoch_fn(tf.constant(perm), tf.constant(seed, tf.int64))
+        return float(total) / n
+
+    def _epoch(self, perm: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        n, batch = int(perm.shape[0]), self.config.batch_size
+        full, rest = divmod(n, batch)
+        # Full batches as rows of a (full, batch) index matrix: static shapes inside the loop.
+        rows = tf.reshape(perm[: full * batch], (full, batch))
+        total = tf.zeros([], tf.float32)
+        for i in tf.range(full, dtype=tf.int64):
+            total += self._step(rows[i], seed, i)
+        if rest:  # the last, partial batch (d2l's DataLoader keeps it)
+            total += self._step(perm[full * batch:], seed, tf.constant(full, tf.int64))
+        return total
+
+    def _step(self, idx: tf.Tensor, seed: tf.Tensor, i: tf.Tensor) -> tf.Tensor:
+        x = tf.gather(self._train_x, idx)
+        y = tf.gather(self._train_y, idx)
+        # Step i's masks: keys (epoch seed, 2i) and (epoch seed, 2i + 1), so every (epoch, step,
+        # layer) has its own mask and a resumed run draws the same ones.
+        keys = (tf.stack([seed, 2 * i]), tf.stack([seed, 2 * i + 1]))
+        return model.sgd_step(self.params, x, y, self.config.mlp, self._drop, keys)
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(self) -> tuple[float, float]:
+        """(validation loss, validation accuracy) with dropout off."""
+        with tf.device(self.device):
+            loss, acc = self._evaluate_fn()
+        return float(loss), float(acc)
+
+    def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
+        logits = self._forward(self._val_x, False, None)["logits"]
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(self._val_y, logits))
+        hits = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), self._val_y)
+        return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
+
+    def predict(self, x: np.ndarray, *, training: bool = False,
+                seed: int | None = None) -> np.ndarray:
+        """Logits for ``x`` (N, D); dropout on when ``training`` (MC dropout), fresh if no seed."""
+        return self.activations(x, training=training, seed=seed)["logits"]
+
+    def activations(self, x: np.ndarray, *, training: bool = False,
+                    seed: int | None = None) -> dict[str, np.ndarray]:
+        """Hidden activations ("h1", "h2", "h1_dropped", "h2_dropped") and "logits" for ``x``."""
+        with tf.device(self.device):
+            keys = None  # fresh masks
+            if seed is not None:  # one key per layer, apart from dropout_layer(seed)'s [seed, 0]
+                s = _checks.seed(seed)
+                keys = tf.constant([[s, 1], [s, 2]], tf.int64)
+            out = self._forward_fn(tf.constant(x, tf.float32), bool(training), keys)
+        return {k: v.numpy() for k, v in out.items()}
+
+    def _forward(self, x: tf.Tensor, training: bool, keys: tf.Tensor | None) -> dict[str, Any]:
+        layer_keys = (None, None) if keys is None else (keys[0], keys[1])
+        return model.forward(self.params, x, self.config.mlp, self._drop, training=training,
+                             keys=layer_keys)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters as NumPy arrays (plain SGD keeps no optimiser state)."""
+        return {name: var.numpy() for name, var in self.params.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned (same keys and shapes)."""
+        if set(state) != set(self.params):
+            raise ValueError(_checks.invalid("state", f"the keys {sorted(self.params)}",
+                                             sorted(state)))
+        for name, var in self.params.items():
+            value = np.asarray(state[name], np.float32)
+            if value.shape != tuple(var.shape):
+                raise ValueError(_checks.invalid(f"state[{name!r}]", f"shape {tuple(var.shape)}",
+                                                 value.shape))
+            var.assign(value)
+
+
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> TensorFlowLearner:
+    """A :class:`TensorFlowLearner` for ``config`` on ``data`` (see the backend protocol)."""
+    return TensorFlowLearner(config, data, device=device)

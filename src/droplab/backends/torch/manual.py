@@ -1,0 +1,103 @@
+"""A hand-written training step for the chapter's MLP: no autograd, SGD fused into the gradients.
+
+Why: on a 2-core CPU the MLP's step is a handful of matrix products; autograd's graph, the gradient
+buffers and the optimiser's separate update pass cost a noticeable share around them. Here:
+
+* forward: ``Z = addmm(b, D_prev, W.T)``, ReLU in place, then dropout, so a hidden layer keeps one
+  (batch, hidden) tensor ``D``.
+* backward: ``D > 0`` exactly where the unit was kept *and* its ReLU was active, so one
+  ``threshold_backward(grad, D, 0)`` (ReLU's own backward kernel) applies both gates: no mask is
+  stored. The dropout scale and 1/batch are folded into ``alpha`` of the products.
+* SGD: each weight is updated by the product that computes its gradient,
+  ``W.addmm_(dZ.T, D_prev, beta=1 - lr * wd, alpha=-lr * c)`` (weight decay on weights only),
+  after the gradient that flows to the layer below has been computed from the old ``W``.
+* every product splits over output rows/columns only, so results are bit-identical whatever the
+  thread count (which :mod:`~droplab.backends.torch.threads` may change between epochs).
+
+The gradients are those of mean cross-entropy through the same masks as the autograd path
+(tested against it). ``drop`` decides the masks: droplab's bits (scratch) or ``F.dropout``
+(concise; it draws from the global RNG, which the learner seeds per epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from droplab.backends.torch.bits import draw
+from droplab.backends.torch.dropout import multiply
+from droplab.backends.torch.model import scale
+from droplab.config import MLPConfig
+
+_relu_grad = torch.ops.aten.threshold_backward
+
+# drop(H, p) applies dropout to H (after ReLU) in place or not; returns (D, f, g): D > 0 exactly
+# where gradient passes, the layer's true output is f * D, and dZ = g * relu_grad(dOut, D).
+Drop = Callable[[torch.Tensor, float], tuple[torch.Tensor, float, float]]
+
+
+def scratch_drop(gen: torch.Generator | None) -> Drop:
+    """Dropout with droplab's mask bits from ``gen`` (the code path of ``dropout_layer``)."""
+
+    def drop(H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]:
+        if p == 0.0:
+            return H, 1.0, 1.0
+        if p == 1.0:
+            return H.zero_(), 0.0, 0.0
+        return multiply(H, draw(H.numel(), p, gen, H.device), p), 1.0, scale(p)
+
+    return drop
+
+
+def concise_drop(H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]:
+    """PyTorch's own dropout op (``F.dropout``, global RNG): D is already scaled."""
+    if p == 0.0:
+        return H, 1.0, 1.0
+    return F.dropout(H, p, training=True, inplace=True), 1.0, scale(p)
+
+
+class ManualMLP:
+    """Forward, loss and SGD step for ``params`` (updated in place), without autograd."""
+
+    def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int) -> None:
+        self.W1, self.b1 = params["lin1.weight"], params["lin1.bias"]
+        self.W2, self.b2 = params["lin2.weight"], params["lin2.bias"]
+        self.W3, self.b3 = params["lin3.weight"], params["lin3.bias"]
+        self.p1, self.p2, self.lr = mlp.dropout_1, mlp.dropout_2, mlp.lr
+        self.decay = 1.0 - mlp.lr * mlp.weight_decay
+        dev = self.W1.device
+        self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
+
+    @torch.no_grad()
+    def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
+        """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
+        B = X.shape[0]
+        D1, f1, g1 = drop(torch.addmm(self.b1, X, self.W1.t()).relu_(), self.p1)  # (B, h1)
+        D2, f2, g2 = drop(torch.addmm(self.b2, D1, self.W2.t(), alpha=f1).relu_(), self.p2)
+        Z3 = torch.addmm(self.b3, D2, self.W3.t(), alpha=f2)  # (B, out)
+        G3 = torch.log_softmax(Z3, 1)
+        total.sub_(G3.gather(1, y.unsqueeze(1)).sum())
+        # softmax - onehot: the per-example gradient of cross-entropy wrt the logits.
+        G3.exp_().scatter_add_(1, y.unsqueeze(1), self._neg_ones[:B])
+        c = self.lr / B  # mean over the batch, times the learning rate
+        E2 = _relu_grad(torch.mm(G3, self.W3), D2, 0.0)  # from the old W3
+        # (D2.T @ G3).T, not G3.T @ D2: for this skinny product MKL splits the summed (batch)
+        # dimension across threads, which would make results depend on the thread count.
+        if self.decay != 1.0:
+            self.W3.mul_(self.decay)
+        self.W3.add_(torch.mm(D2.t(), G3).t(), alpha=-c * f2)
+        self.b3.add_(G3.sum(0), alpha=-c)
+        E1 = _relu_grad(torch.mm(E2, self.W2), D1, 0.0)
+        self.W2.addmm_(E2.t(), D1, beta=self.decay, alpha=-c * g2 * f1)
+        self.b2.add_(E2.sum(0), alpha=-c * g2)
+        self.W1.addmm_(E1.t(), X, beta=self.decay, alpha=-c * g2 * g1)
+        self.b1.add_(E1.sum(0), alpha=-c * g2 * g1)
+
+    @torch.no_grad()
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """Evaluation forward pass (no dropout)."""
+        H1 = torch.addmm(self.b1, X, self.W1.t()).relu_()
+        H2 = torch.addmm(self.b2, H1, self.W2.t()).relu_()
+        return torch.addmm(self.b3, H2, self.W3.t())

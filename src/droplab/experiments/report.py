@@ -1,0 +1,86 @@
+"""``report.md`` from a sweep's tables alone: ``droplab report DIR`` rebuilds it any time.
+
+The experiment's own ``report(results, history, out)`` writes the findings and plots; this module
+adds what every report has: the exercise, the setup read back from ``results.csv``, and how the
+numbers were computed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from droplab import _io
+from droplab.experiments import registry
+from droplab.experiments.table import Table
+
+METHOD = """## How these numbers were computed
+
+Every number above is computed from `results.csv` (one row per run; the per-epoch curves come from
+`history.csv`). For each configuration, `mean ± std` is the mean over seeds and the sample standard
+deviation (n - 1); `[lo, hi]` is the 95% t-interval `mean ± t(0.975, n-1) · std / √n`. Differences
+between two configurations are paired by seed (the same seed gives the same initialisation and data
+order) and summarised the same way; a difference is reported as a difference only when its 95%
+interval excludes 0, otherwise as "no difference detected". With few seeds the intervals are wide:
+run more seeds (`--seeds K`) to resolve smaller effects. `droplab report DIR` rebuilds this file
+from the tables.
+"""
+
+
+class ReportError(ValueError):
+    """The directory holds no results to report on."""
+
+
+def build(directory: str | Path) -> Path:
+    """Write ``directory/report.md`` (and its plots) from ``results.csv``; return its path."""
+    root = Path(directory)
+    results_path = root / "results.csv"
+    if not results_path.exists():
+        raise ReportError(f"{results_path} does not exist: run `droplab experiment run NAME --out "
+                          f"{root}` first (it writes results.csv there)")
+    results = Table.read(results_path)
+    if len(results) == 0:
+        raise ReportError(f"{results_path} holds no finished runs yet")
+    names = results.unique("experiment")
+    if len(names) != 1:
+        raise ReportError(f"{results_path} mixes experiments {names}; one directory per experiment")
+    name = str(names[0])
+    history_path = root / "history.csv"
+    history = Table.read(history_path) if history_path.exists() else Table([])
+    module = registry.get(name)
+    body = module.report(results, history, root)
+    text = "\n".join([
+        f"# {_heading(module)}", "",
+        *(f"> {line}" for line in module.QUESTION.splitlines()), "",
+        setup(results, root), body.rstrip() + "\n", METHOD,
+    ])
+    return _io.write_text(root / "report.md", text)
+
+
+def _heading(module: object) -> str:
+    number = getattr(module, "EXERCISE", 0)
+    title = getattr(module, "TITLE", "")
+    return f"Exercise {number}: {title}" if number else title
+
+
+def setup(results: Table, root: Path) -> str:
+    """The setup as recorded in the results (and the sweep's manifest, when present)."""
+    manifest = {}
+    if (root / "experiment.json").exists():
+        manifest = json.loads((root / "experiment.json").read_text())
+    planned = manifest.get("runs")
+    seeds = results.unique("seed")
+    parts = [f"- experiment `{results.first('experiment')}`"
+             + (f", preset `{manifest['preset']}`" if "preset" in manifest else "")]
+    for col, label in (("backend", "backend"), ("model", "model"), ("epochs", "epochs"),
+                       ("batch_size", "batch size"), ("lr", "learning rate"),
+                       ("n_train", "training examples"), ("n_val", "validation examples")):
+        if col in results.columns:
+            values = results.unique(col)
+            shown = ", ".join("all" if v is None else str(v) for v in values)
+            parts.append(f"- {label}: {shown}")
+    done = f"{len(results)} finished runs" + (f" of {planned} planned" if planned else "")
+    parts.append(f"- {done}; seeds {', '.join(str(s) for s in seeds)}")
+    total = sum(results.values("seconds"))
+    parts.append(f"- compute: {total:.0f} s of run time in all")
+    return "## Setup\n\n" + "\n".join(parts) + "\n"

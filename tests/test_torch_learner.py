@@ -1,0 +1,289 @@
+"""The PyTorch learner on real Fashion-MNIST subsets: it learns, dropout is really on in training
+and off in evaluation, both engines and the low-memory mode agree, checkpoints round-trip and a
+resumed run equals an uninterrupted one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from droplab import backends
+from droplab import data as droplab_data
+from droplab.backends.torch import threads
+from droplab.config import MLPConfig, TrainConfig
+
+tb = backends.get("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The CPU is shared with other jobs; one thread keeps these small runs quick. The tests that
+    # are about threads set their own counts.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def full() -> droplab_data.Arrays:
+    try:
+        return droplab_data.arrays()
+    except droplab_data.DataError as error:  # pragma: no cover - depends on the machine
+        pytest.skip(f"Fashion-MNIST is not available: {error}")
+
+
+@pytest.fixture(scope="module")
+def small(full) -> droplab_data.Arrays:
+    return full.subset(5000, 2000)
+
+
+@pytest.fixture(scope="module")
+def tiny(full) -> droplab_data.Arrays:
+    return full.subset(1024, 512)
+
+
+def config(model="scratch", seed=0, batch_size=256, **mlp) -> TrainConfig:
+    return TrainConfig(backend="torch", model=model, seed=seed, batch_size=batch_size,
+                       mlp=MLPConfig(**mlp))
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_two_epochs_on_5k_learn(small, kind):
+    learner = tb.learner(config(kind), small)
+    before = learner.evaluate()
+    losses = [learner.train_epoch(epoch) for epoch in range(2)]
+    val_loss, val_acc = learner.evaluate()
+    assert before[0] == pytest.approx(np.log(10), abs=0.2)  # untrained: near chance
+    assert losses[1] < losses[0] < before[0] + 0.2
+    # Chance is 0.1. PyTorch's default init (Kaiming-uniform with a=sqrt(5)) starts slowly:
+    # seeds 0-2 give val loss 1.43-1.44 and accuracy 0.46-0.59 after 2 epochs of 20 batches.
+    assert val_loss < 1.6 and val_acc >= 0.4
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_dropout_raises_the_training_loss(small, kind):
+    """Proof that dropout is active in training: same seed, same data, higher training loss."""
+    runs = [tb.learner(config(kind), small),
+            tb.learner(config(kind, dropout_1=0.0, dropout_2=0.0), small)]
+    with_dropout, without = ([learner.train_epoch(e) for e in range(2)][-1] for learner in runs)
+    assert with_dropout > without + 0.1  # second epoch, seeds 0-2: 1.80-1.82 vs 1.58-1.60
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_manual_engine_equals_autograd(tiny, kind):
+    """The hand-written step computes autograd's gradients through the same masks."""
+    cfg = config(kind, weight_decay=1e-3, batch_size=100)  # a partial last batch too
+    manual = tb.learner(cfg, tiny, engine="manual")
+    auto = tb.learner(cfg, tiny, engine="autograd")
+    for epoch in range(2):
+        assert manual.train_epoch(epoch) == pytest.approx(auto.train_epoch(epoch), rel=1e-5)
+    for k, v in manual.state_dict().items():
+        np.testing.assert_allclose(v, auto.state_dict()[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_low_memory_mode_trains_identically(tiny):
+    normal = tb.learner(config(), tiny, engine="autograd")
+    low = tb.learner(config(), tiny, low_memory=True)
+    assert low.engine == "autograd"
+    assert low.train_epoch(0) == normal.train_epoch(0)
+    for k, v in low.state_dict().items():
+        np.testing.assert_array_equal(v, normal.state_dict()[k], err_msg=k)
+
+
+def test_weight_decay_is_applied_to_weights_only():
+    """One SGD step (one batch): ``grad += wd * W`` on weight matrices, biases untouched by wd.
+
+    Zero inputs give W1 no loss gradient, so W1 shrinks by exactly (1 - lr * wd); every other
+    weight differs from the no-decay step by exactly -lr * wd * W; biases do not differ at all.
+    """
+    rng = np.random.default_rng(0)
+    data = droplab_data.Arrays(np.zeros((4, 6), np.float32), np.array([0, 1, 2, 3]),
+                               rng.uniform(size=(2, 6)).astype(np.float32), np.array([0, 1]))
+    shape = {"num_hiddens_1": 5, "num_hiddens_2": 5, "num_outputs": 4, "lr": 0.1}
+    for engine in ("manual", "autograd"):
+        for kind in ("scratch", "concise"):
+            plain = tb.learner(config(kind, weight_decay=0.0, **shape), data, engine=engine)
+            decayed = tb.learner(config(kind, weight_decay=0.5, **shape), data, engine=engine)
+            before = plain.state_dict()
+            plain.train_epoch(0)
+            decayed.train_epoch(0)
+            p, d = plain.state_dict(), decayed.state_dict()
+            np.testing.assert_allclose(d["lin1.weight"], before["lin1.weight"] * 0.95, rtol=1e-6)
+            for k in ("lin2.weight", "lin3.weight"):
+                np.testing.assert_allclose(d[k], p[k] - 0.05 * before[k], rtol=1e-5, atol=1e-7)
+            for k in ("lin1.bias", "lin2.bias", "lin3.bias"):
+                np.testing.assert_allclose(d[k], p[k], rtol=1e-6, atol=1e-8)
+
+
+def test_evaluation_and_prediction_switch_dropout(tiny):
+    for kind in ("scratch", "concise"):
+        learner = tb.learner(config(kind), tiny)
+        x = tiny.val_x[:64]
+        np.testing.assert_array_equal(learner.predict(x), learner.predict(x))
+        fresh = [learner.predict(x, training=True) for _ in range(2)]
+        assert not np.allclose(fresh[0], fresh[1])
+        np.testing.assert_array_equal(learner.predict(x, training=True, seed=3),
+                                      learner.predict(x, training=True, seed=3))
+        assert not np.allclose(learner.predict(x, training=True, seed=3),
+                               learner.predict(x, training=True, seed=4))
+
+
+def test_activations_drop_only_in_training(tiny):
+    for kind in ("scratch", "concise"):
+        learner = tb.learner(config(kind, dropout_1=0.5, dropout_2=0.2), tiny)
+        x = tiny.val_x[:128]
+        off = learner.activations(x)
+        np.testing.assert_array_equal(off["h1"], off["h1_dropped"])
+        on = learner.activations(x, training=True, seed=1)
+        np.testing.assert_array_equal(on["h1"], off["h1"])
+        for layer, p in (("h1", 0.5), ("h2", 0.2)):
+            h, d = on[layer], on[layer + "_dropped"]
+            active = h > 0
+            kept = d[active] != 0
+            assert abs(kept.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / active.sum())
+            np.testing.assert_allclose(d[active][kept], h[active][kept] / (1 - p), rtol=1e-6)
+
+
+def test_scratch_masks_are_droplabs_dropout_layer(tiny):
+    """The learner's scratch dropout is dropout_layer's mask code: same generator, same mask."""
+    learner = tb.learner(config(dropout_1=0.3), tiny)
+    x = tiny.val_x[:32]
+    acts = learner.activations(x, training=True, seed=9)
+    expected = tb.dropout_layer(torch.from_numpy(acts["h1"]), 0.3, seed=9).numpy()
+    np.testing.assert_array_equal(acts["h1_dropped"], expected)
+
+
+def test_state_dict_round_trip_gives_identical_evaluation(small):
+    trained = tb.learner(config(), small)
+    trained.train_epoch(0)
+    fresh = tb.learner(config(seed=1), small)
+    assert fresh.evaluate() != trained.evaluate()
+    state = trained.state_dict()
+    assert sorted(state) == ["lin1.bias", "lin1.weight", "lin2.bias", "lin2.weight",
+                             "lin3.bias", "lin3.weight"]
+    assert state["lin1.weight"].shape == (256, 784)
+    fresh.load_state_dict(state)
+    assert fresh.evaluate() == trained.evaluate()
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_resumed_training_equals_uninterrupted(tiny, kind):
+    straight = tb.learner(config(kind), tiny)
+    losses = [straight.train_epoch(e) for e in range(2)]
+    first = tb.learner(config(kind), tiny)
+    assert first.train_epoch(0) == losses[0]
+    resumed = tb.learner(config(kind), tiny)
+    resumed.load_state_dict(first.state_dict())
+    assert resumed.train_epoch(1) == losses[1]
+    assert resumed.evaluate() == straight.evaluate()
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_manual_engine_results_do_not_depend_on_the_thread_count(tiny, kind):
+    """What lets the thread tuner switch counts between epochs without changing results."""
+    cfg = config(kind, weight_decay=1e-3, batch_size=200)
+    runs = []
+    for n in (1, 2):
+        learner = tb.learner(cfg, tiny, threads=n)
+        runs.append(([learner.train_epoch(e) for e in range(2)], learner.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for k, v in runs[0][1].items():
+        np.testing.assert_array_equal(v, runs[1][1][k], err_msg=k)
+
+
+class FakeClock:
+    """perf_counter for the tuner: each step costs 4 ticks with 2 threads and 1 with 1 (or the
+    reverse), whatever the machine is doing."""
+
+    def __init__(self, slow: int) -> None:
+        self.now, self.slow, self.seen = 0.0, slow, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def step(self, item) -> None:
+        n = torch.get_num_threads()
+        self.seen.append(n)
+        self.now += 4.0 if n == self.slow else 1.0
+
+
+@pytest.mark.parametrize("slow", [2, 1])
+def test_thread_tuner_keeps_the_faster_count_then_restores_torchs(monkeypatch, slow):
+    clock = FakeClock(slow)
+    monkeypatch.setattr(threads.time, "perf_counter", clock)
+    torch.set_num_threads(2)
+    try:
+        tuner = threads.ThreadTuner("cpu", probe=3)
+        tuner.run(range(10), clock.step)
+        fast = 3 - slow
+        assert clock.seen == [2, 1, 2, 1, 2, 1] + [fast] * 4  # probes interleaved, then the best
+        assert tuner.chosen == fast == tuner.threads()
+        assert torch.get_num_threads() == 2
+        off = threads.ThreadTuner("cpu", enabled=False)
+        clock.seen.clear()
+        off.run(range(3), clock.step)
+        assert clock.seen == [2, 2, 2] and off.threads() is None
+    finally:
+        torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("noise", ["gaussian_dropout", "gaussian_noise", "alpha_dropout",
+                                   "ramped_dropout", "dropconnect", "dropconnect_example"])
+def test_every_noise_of_droplab_noise_trains(tiny, noise):
+    learner = tb.learner(TrainConfig(backend="torch", seed=0, epochs=4,
+                                     mlp=MLPConfig(noise=noise, dropout_1=0.3, dropout_2=0.3)),
+                         tiny)
+    assert learner.engine == "autograd"
+    losses = [learner.train_epoch(e) for e in range(2)]
+    assert losses[1] < losses[0] < 2.6
+    x = tiny.val_x[:32]
+    a, b = (learner.predict(x, training=True, seed=1) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, learner.predict(x, training=True, seed=2))
+    np.testing.assert_array_equal(learner.predict(x), learner.predict(x))
+
+
+def test_ramped_dropout_starts_without_noise(tiny):
+    """droplab.noise.rate: ramped dropout's first epoch runs at rate 0 (the no-dropout loss)."""
+    ramped = tb.learner(config(noise="ramped_dropout"), tiny)
+    plain = tb.learner(config(dropout_1=0.0, dropout_2=0.0), tiny, engine="autograd")
+    assert ramped.train_epoch(0) == pytest.approx(plain.train_epoch(0), rel=1e-6)
+    assert ramped.train_epoch(1) > plain.train_epoch(1)  # then rate 0.1 (10 epochs to 0.5 at 5)
+
+
+def test_learner_leaves_the_global_rng_alone(tiny):
+    state = torch.get_rng_state()
+    learner = tb.learner(config("concise"), tiny)
+    learner.train_epoch(0)
+    learner.predict(tiny.val_x[:8], training=True, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_bad_arguments_are_rejected_with_one_message(tiny):
+    with pytest.raises(ValueError, match=r"^Invalid value for `noise`: expected one of 'dropout'"):
+        tb.learner(config(noise="shot_noise"), tiny)
+    with pytest.raises(ValueError, match=r"^Invalid value for `engine`: expected one of"):
+        tb.learner(config(), tiny, engine="jit")
+    with pytest.raises(ValueError, match=r"^Invalid value for `low_memory`: expected False"):
+        tb.learner(config("concise"), tiny, low_memory=True)
+    with pytest.raises(ValueError, match=r"^Invalid value for `threads`: expected 'auto'"):
+        tb.learner(config(), tiny, threads=0)
+    learner = tb.learner(config(), tiny)
+    with pytest.raises(ValueError, match=r"^Invalid value for `state`"):
+        learner.load_state_dict({"lin1.weight": np.zeros((256, 784))})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_ten_epochs_reach_the_books_accuracy(full, kind):
+    """The chapter's run: dropout 0.5/0.5, lr 0.1, batch 256, 10 epochs -> val acc >= 0.84."""
+    accs = []
+    for seed in range(3):
+        learner = tb.learner(config(kind, seed=seed), full)
+        for epoch in range(10):
+            learner.train_epoch(epoch)
+        accs.append(learner.evaluate()[1])
+    assert np.mean(accs) >= 0.84, accs
