@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from droplab import backends
 from droplab.backends.torch import bits
+from droplab.noise import _args
 
 tb = backends.get("torch")
 N = 1_000_000
@@ -159,3 +160,14 @@ def test_low_memory_mode_in_the_model_drops_the_masks_from_saved_tensors():
     low = tb.saved_bytes_per_step(mlp, batch_size=64, low_memory=True)
     state = torch.Generator().get_state().numel()  # the learner's generator: its state is kept
     assert normal - low == 2 * (64 * 256 - state)  # two one-byte-per-unit masks
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_alpha_dropout_matches_torch(p):
+    """``torch.nn.functional.alpha_dropout`` gives the same two affine maps (kept, dropped)."""
+    x = torch.as_tensor(np.random.default_rng(0).uniform(0.5, 2.0, (64, 64)))
+    out = torch.nn.functional.alpha_dropout(x, p, training=True).numpy()
+    a, b = _args.alpha_affine(p)
+    dropped = np.isclose(out, a * _args.ALPHA_PRIME + b, rtol=0, atol=1e-9)
+    assert 0 < dropped.sum() < dropped.size
+    np.testing.assert_allclose(out[~dropped], (a * x.numpy() + b)[~dropped], rtol=1e-12)
