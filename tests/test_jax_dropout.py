@@ -100,11 +100,16 @@ def test_dtypes_without_x64():
         jb.asarray([1.0], dtype="float64")
 
 
-def test_threshold_is_exact_to_two_to_the_minus_32():
-    assert jdrop.threshold(0.5) == 2**31
-    assert jdrop.threshold(0.25) == 2**30
-    assert jdrop.threshold(1e-12) == 1  # word 0 is dropped: P = 2**-32 >= p
-    assert jdrop.threshold(1 - 1e-12) == 2**32 - 1
+@pytest.mark.parametrize(("p", "bits", "t"), [(0.5, 1, 1), (0.25, 2, 1), (0.75, 2, 3),
+                                           (0.3125, 4, 5), (3 / 256, 8, 3), (0.3, 16, 19661)])
+def test_keep_mask_is_the_lane_test_on_one_bits_draw(p, bits, t):
+    """Element i is lane i of the words (low bits first), kept when the lane is >= t."""
+    key = jax.random.key(11)
+    shape = (3, 40)
+    words = np.asarray(jax.random.bits(key, (-(-120 * bits // 32),), jnp.uint32)).astype(np.uint64)
+    lanes = (words[:, None] >> (bits * np.arange(32 // bits, dtype=np.uint64))) & ((1 << bits) - 1)
+    expected = (lanes.reshape(-1)[:120] >= t).reshape(shape)
+    np.testing.assert_array_equal(np.asarray(jdrop.keep_mask(key, shape, p)), expected)
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
@@ -121,24 +126,23 @@ def test_native_flax_dropout_matches_the_semantics(p):
 
 @pytest.mark.parametrize(("p_a", "p_b"), [(0.5, 0.5), (0.2, 0.7)])
 def test_fused_pair_masks_keep_rates_and_independence(p_a, p_b):
-    """The learner's two-layer draw: 16-bit lanes of one word, tested against the semantics."""
+    """The learner's two-layer draw from one bits call, tested against the semantics."""
     shape = (1000, 1000)
     a, b = (np.asarray(m) for m in jdrop.keep_mask_pair(jax.random.key(7), shape, p_a, shape, p_b))
     n = a.size
     for m, p in ((a, p_a), (b, p_b)):
-        # p is rounded up to a multiple of 2**-16: a bias below 1.6e-5, far inside 5 SE (~2e-3).
+        # 0.2 and 0.7 use 16-bit lanes: a bias below 7.7e-6, far inside 5 SE (~2e-3).
         assert abs(m.mean() - (1 - p)) < Z * math.sqrt(p * (1 - p) / n)
     both = (1 - p_a) * (1 - p_b)
     assert abs((a & b).mean() - both) < Z * math.sqrt(both * (1 - both) / n)
-    assert jdrop.threshold16(0.5) == 2**15
 
 
 def test_fused_pair_lanes_are_the_words_of_one_bits_draw():
     key = jax.random.key(3)
     a, b = jdrop.keep_mask_pair(key, (4, 8), 0.5, (2, 8), 0.25)
-    words = np.asarray(jax.random.bits(key, (32,), jnp.uint32))
-    np.testing.assert_array_equal(a, ((words >> 16) >= 2**15).reshape(4, 8))
-    np.testing.assert_array_equal(b, ((words[:16] & 0xFFFF) >= 2**14).reshape(2, 8))
+    words = np.asarray(jax.random.bits(key, (2,), jnp.uint32))  # 32 one-bit + 16 two-bit lanes
+    np.testing.assert_array_equal(a, ((words[0] >> np.arange(32)) & 1).reshape(4, 8) == 1)
+    np.testing.assert_array_equal(b, ((words[1] >> (2 * np.arange(16))) & 3).reshape(2, 8) >= 1)
 
 
 @pytest.mark.parametrize("seed", [5, "key"])

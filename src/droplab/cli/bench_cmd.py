@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         "command": "droplab " + " ".join(args.argv),
         "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, device {args.device}",
         "date": datetime.date.today().isoformat(),
-        "epochs": args.epochs,
+        "epochs": args.epochs, "repeats": args.repeats,
         "training": [], "micro": [], "memory": [],
     }
     data = None
@@ -75,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
             row = compare(name, data, epochs=args.epochs, repeats=args.repeats,
                           device=args.device)
             results["training"].append(row)
-            print(f"  {name}: droplab {row['droplab_s']:.2f} s vs idiomatic "
-                  f"{row['idiomatic_s']:.2f} s -> {row['speedup']:.2f}x", flush=True)
+            print(f"  {name}: droplab {row['droplab_s']:.2f} s (concise "
+                  f"{row['droplab_concise_s']:.2f} s) vs idiomatic {row['idiomatic_s']:.2f} s -> "
+                  f"{row['speedup']:.2f}x ({row['speedup_concise']:.2f}x)", flush=True)
     _io.write_json(args.json, results)
     if str(args.doc) != "-":
         from droplab.bench.report import markdown

@@ -71,7 +71,8 @@ def scratch_forward(params: Params, x: jax.Array, key: jax.Array | None, p1: flo
                     sink: dict[str, jax.Array] | None = None) -> jax.Array:
     """Logits of the scratch model; dropout when ``key`` is given (training), none otherwise.
 
-    Both layers' masks come from one draw (:func:`keep_mask_pair`: 16 random bits per unit).
+    Both layers' masks come from one draw (:func:`keep_mask_pair`: one random bit per unit at
+    p = 0.5).
     The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
     given, receives the hidden activations before and after dropout.
     """

@@ -25,22 +25,10 @@ import math
 
 import torch
 
-# Lane widths expanded through a lookup table (bits per element).
-_LUT_BITS = (1, 2, 4)
+from droplab.backends.lanes import EXACT_BITS as _LUT_BITS
+from droplab.backends.lanes import lanes
+
 _luts: dict[tuple[int, int, torch.dtype, str], torch.Tensor] = {}
-
-
-def lanes(p: float) -> tuple[int, int]:
-    """(bits per element, threshold): an element is kept when its ``bits``-bit lane >= threshold.
-
-    >>> lanes(0.5), lanes(0.25), lanes(0.1)
-    ((1, 1), (2, 1), (16, 6554))
-    """
-    for bits in (*_LUT_BITS, 8):
-        t = p * (1 << bits)
-        if t == int(t):
-            return bits, int(t)
-    return 16, round(p * 65536)
 
 
 @functools.lru_cache(maxsize=256)
