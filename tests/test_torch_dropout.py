@@ -171,3 +171,13 @@ def test_alpha_dropout_matches_torch(p):
     dropped = np.isclose(out, a * _args.ALPHA_PRIME + b, rtol=0, atol=1e-9)
     assert 0 < dropped.sum() < dropped.size
     np.testing.assert_allclose(out[~dropped], (a * x.numpy() + b)[~dropped], rtol=1e-12)
+
+
+def test_lowmem_report_rows_for_the_benchmark():
+    native, compact, step = tb.lowmem_report(batch=64, p=0.5, size=256)
+    assert native["low_memory_bytes"] == compact["low_memory_bytes"] == 0  # only an int seed
+    assert compact["standard_bytes"] == 256 * 256 // 8  # one bit per element at p = 0.5
+    assert native["standard_bytes"] >= 256 * 256  # F.dropout keeps a full-size mask
+    state = torch.Generator().get_state().numel()
+    assert step["standard_bytes"] - step["low_memory_bytes"] == 2 * (64 * 256 // 8 - state)
+    assert step["saved"] == f"{2 * (64 * 256 // 8 - state)} B"

@@ -16,7 +16,12 @@ from droplab.backends.torch.bits import keep_mask
 from droplab.backends.torch.dropout import dropout_layer as _dropout_layer
 from droplab.backends.torch.dropout import dropout_with_grad, native_dropout
 from droplab.backends.torch.learner import TorchLearner, learner
-from droplab.backends.torch.lowmem import dropout_layer_lowmem, lowmem_savings, saved_tensor_bytes
+from droplab.backends.torch.lowmem import (
+    dropout_layer_lowmem,
+    lowmem_report,
+    lowmem_savings,
+    saved_tensor_bytes,
+)
 from droplab.backends.torch.model import saved_bytes_per_step
 
 NAME = "torch"
@@ -62,5 +67,5 @@ def dropout_layer(X: Any, p: float, *, seed: Any = None, low_memory: bool = Fals
 
 __all__ = ["DTYPES", "NAME", "TorchLearner", "asarray", "device_of", "dropout_layer",
            "dropout_layer_lowmem", "dropout_with_grad", "is_native", "keep_mask", "learner",
-           "lowmem_savings", "native_dropout", "saved_bytes_per_step", "saved_tensor_bytes",
+           "lowmem_report", "lowmem_savings", "native_dropout", "saved_bytes_per_step", "saved_tensor_bytes",
            "to_numpy"]

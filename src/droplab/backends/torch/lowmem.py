@@ -115,3 +115,37 @@ def lowmem_savings(X: Any, p: float = 0.5, *, seed: Seed = 0) -> dict[str, int]:
     normal = saved_tensor_bytes(lambda: dropout_layer(X, p, seed=seed))
     low = saved_tensor_bytes(lambda: dropout_layer_lowmem(X, p, seed=seed))
     return {"normal_bytes": normal, "low_memory_bytes": low, "saved_bytes": normal - low}
+
+
+def lowmem_report(batch: int = 16384, p: float = 0.5, size: int = 4096) -> list[dict[str, Any]]:
+    """Rows for ``droplab bench``: bytes autograd keeps for backward, standard vs low-memory.
+
+    One row for a single dropout on a (size, size) float32 tensor, against droplab's compact mask
+    and against ``torch.nn.functional.dropout`` (which keeps a full-size mask); one for a training
+    forward pass of the chapter's scratch MLP at a large batch (activations and weights included).
+    """
+    from droplab.backends.torch.model import saved_bytes_per_step
+    from droplab.config import MLPConfig
+
+    X = torch.ones(size, size, requires_grad=True)
+    s = lowmem_savings(X, p)
+    native = saved_tensor_bytes(lambda: torch.nn.functional.dropout(X, p, training=True))
+    mlp = MLPConfig(dropout_1=p, dropout_2=p)
+    normal_step = saved_bytes_per_step(mlp, batch_size=batch)
+    low_step = saved_bytes_per_step(mlp, batch_size=batch, low_memory=True)
+    what = f"saved for backward, dropout on {size}x{size} float32"
+    return [
+        _row(f"{what} (vs torch.nn.functional.dropout)", native, s["low_memory_bytes"]),
+        _row(f"{what} (vs droplab's compact mask)", s["normal_bytes"], s["low_memory_bytes"]),
+        _row(f"saved for backward, scratch MLP forward, batch {batch}", normal_step, low_step),
+    ]
+
+
+def _row(what: str, standard: int, low: int) -> dict[str, Any]:
+    return {"backend": "torch", "what": what, "standard": _mib(standard),
+            "low_memory": _mib(low), "saved": _mib(standard - low),
+            "standard_bytes": standard, "low_memory_bytes": low}
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB" if abs(n) >= 2**16 else f"{n} B"
