@@ -11,9 +11,11 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from droplab import _checks
+from droplab.backends.lanes import lanes
 
 Seed = int | tf.random.Generator | tf.Tensor | None
 
@@ -49,14 +51,40 @@ def seed_key(seed: Seed) -> tf.Tensor:
 def keep_mask(shape: Any, p: float, seed: Seed = None) -> tf.Tensor:
     """Bernoulli(1 - p) keep mask for 0 < p < 1: True where the element survives.
 
-    Draws 32 random bits per element and keeps it when the bits, read as a fraction u in [0, 1),
-    satisfy u >= p (the NumPy reference's rule) -- an integer compare, cheaper than building floats.
+    Each element is decided by a lane of a 32-bit random word (:func:`droplab.backends.lanes.lanes`):
+    one bit at p = 0.5, so one word decides 32 elements, instead of one word or float per element.
+    Arithmetic right shifts are fine here: the lane's bits are masked out after the shift.
     """
-    bits = tf.random.stateless_uniform(shape, seed=seed_key(seed), minval=None, maxval=None,
-                                       dtype=tf.int32)
-    # int32 bits b stand for u = (b + 2**31) / 2**32; u >= p  <=>  b >= p * 2**32 - 2**31.
-    threshold = min(max(round(p * 2**32) - 2**31, -(2**31)), 2**31 - 1)
-    return bits >= threshold
+    bits, t = lanes(p)
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    n = tf.reduce_prod(shape)
+    per_word = 32 // bits
+    words = tf.random.stateless_uniform(tf.reshape((n + per_word - 1) // per_word, [1]),
+                                        seed=seed_key(seed), minval=None, maxval=None,
+                                        dtype=tf.int32)
+    shifts = tf.constant(np.arange(per_word, dtype=np.int32) * bits)
+    lane = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[:, None], shifts[None, :]),
+                                  (1 << bits) - 1)  # (words, per_word)
+    return tf.reshape(tf.reshape(lane, [-1])[:n] >= t, shape)
+
+
+def _masked(X: tf.Tensor, key: tf.Tensor, p: float) -> tf.Tensor:
+    keep = keep_mask(tf.shape(X), p, key)
+    return tf.where(keep, X * tf.cast(1.0 / (1.0 - p), X.dtype), tf.zeros([], X.dtype))
+
+
+# Eagerly, the mask's handful of ops run as one traced graph per p (TensorFlow's per-op eager
+# dispatch would otherwise cost more than the mask itself at 256x256).
+_GRAPHS: dict[float, Any] = {}
+
+
+def _graph(p: float) -> Any:
+    fn = _GRAPHS.get(p)
+    if fn is None:
+        fn = tf.function(lambda X, key: _masked(X, key, p), reduce_retracing=True)
+        if len(_GRAPHS) < 64:
+            _GRAPHS[p] = fn
+    return fn
 
 
 def dropout_layer(X: Any, p: float, *, seed: Seed = None) -> tf.Tensor:
@@ -83,8 +111,8 @@ def dropout_layer(X: Any, p: float, *, seed: Seed = None) -> tf.Tensor:
         return tf.zeros_like(X)
     # Symbolic tensors in a tf.function report no device; placement is then the graph's.
     with tf.device(_device_name(X)):
-        keep = keep_mask(tf.shape(X), p, seed)
-        return tf.where(keep, X * tf.cast(1.0 / (1.0 - p), X.dtype), tf.zeros([], X.dtype))
+        key = seed_key(seed)
+        return _graph(p)(X, key) if tf.executing_eagerly() else _masked(X, key, p)
 
 
 def dropout_with_grad(X: Any, p: float, *, seed: Seed = None) -> tuple[tf.Tensor, tf.Tensor]:
