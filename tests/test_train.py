@@ -113,8 +113,8 @@ def test_resume_without_a_run_says_so(fake, tmp_path):
     (["train", "--epochs", "0"],
      "droplab: error: Invalid value for `epochs`: expected an integer >= 1, received epochs=0"),
     (["train", "--dropout1", "1.5"],
-     "droplab: error: Invalid value for `dropout_1`: expected a number with 0 <= dropout_1 <= 1, "
-     "received dropout_1=1.5"),
+     ("droplab: error: Invalid value for `dropout_1`: expected a number with 0 <= dropout_1 <= 1, "
+     "received dropout_1=1.5")),
     (["train", "--lr", "-1"],
      "droplab: error: Invalid value for `lr`: expected a finite number > 0, received lr=-1.0"),
     (["chapter", "--epochs", "-3"],
@@ -127,7 +127,7 @@ def test_cli_reports_bad_arguments_in_one_line(argv, message, capsys):
 
 
 def test_cli_resume_of_a_missing_run_is_one_line(fake, tmp_path, capsys, monkeypatch):
-    import droplab.cli.common as common
+    from droplab.cli import common
 
     monkeypatch.setattr(common, "load_arrays", lambda d: DATA)
     assert main(["train", "--out", str(tmp_path / "nothing"), "--resume", "--quiet"]) == 2

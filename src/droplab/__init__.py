@@ -38,4 +38,4 @@ def dropout_layer(X: Any, p: float, *, seed: Any = None) -> Any:
     return backends.of(X).dropout_layer(X, p, seed=seed)
 
 
-__all__ = ["MLPConfig", "TrainConfig", "backends", "dropout_layer", "__version__"]
+__all__ = ["MLPConfig", "TrainConfig", "__version__", "backends", "dropout_layer"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 # Book tab name -> droplab module name.
 TABS = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax", "mxnet": "mxnet"}
-_CELL = re.compile(r"```\{\.python \.input\}\n(.*?)```", re.S)
+_CELL = re.compile(r"```\{\.python \.input\}\n(.*?)```", re.DOTALL)
 
 
 def chapter_path() -> Path:

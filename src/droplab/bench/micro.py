@@ -25,9 +25,9 @@ def run(name: str, shapes: tuple[tuple[int, int], ...] = SHAPES) -> list[dict[st
         x = b.asarray(np.random.default_rng(0).standard_normal(shape, dtype=np.float32))
         scale = 1.0 / (1.0 - P)
         ops = {
-            "droplab": lambda: b.dropout_layer(x, P),
-            "native": lambda: b.native_dropout(x, P),
-            "scale": lambda: x * scale,
+            "droplab": lambda x=x: b.dropout_layer(x, P),
+            "native": lambda x=x: b.native_dropout(x, P),
+            "scale": lambda x=x, scale=scale: x * scale,
         }
         ms = {k: 1e3 * median_seconds(fn) for k, fn in ops.items()}
         rows.append({

@@ -13,17 +13,17 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Training: droplab vs each framework's idiomatic loop",
         "",
-        f"The chapter's MLP (784-256-256-10, ReLU, dropout 0.5/0.5), SGD lr 0.1, batch 256, "
+        (f"The chapter's MLP (784-256-256-10, ReLU, dropout 0.5/0.5), SGD lr 0.1, batch 256, "
         f"{results.get('epochs', 10)} epochs on Fashion-MNIST, train + per-epoch evaluation on the "
         f"10,000 test images; data already in memory; wall-clock seconds, median of "
         f"{results.get('repeats', 3)} rotating runs per column in one session, seeds 0, 1, 2. "
         f"*droplab* is `droplab train` (its default scratch model: droplab's dropout kernel), "
         f"*droplab concise* the same loop with the framework's own dropout op, *idiomatic* the "
         f"framework's usual loop with its `Dropout` layer (`src/droplab/bench/idiomatic_*.py`). "
-        f"Accuracies are means over the runs.",
+        f"Accuracies are means over the runs."),
         "",
-        "| backend | device | droplab (s) | droplab concise (s) | idiomatic (s) | speed-up | "
-        "speed-up concise | droplab val acc | concise val acc | idiomatic val acc |",
+        ("| backend | device | droplab (s) | droplab concise (s) | idiomatic (s) | speed-up | "
+        "speed-up concise | droplab val acc | concise val acc | idiomatic val acc |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     training = results.get("training", [])
@@ -39,9 +39,9 @@ def markdown(results: dict[str, Any]) -> str:
         fastest_peer = min(training, key=lambda r: r["idiomatic_s"])
         lines += [
             "",
-            f"Fastest droplab backend: {fastest_ours['backend']} ({fastest_ours['droplab_s']:.2f} s); "
+            (f"Fastest droplab backend: {fastest_ours['backend']} ({fastest_ours['droplab_s']:.2f} s); "
             f"fastest idiomatic loop: {fastest_peer['backend']} ({fastest_peer['idiomatic_s']:.2f} s); "
-            f"ratio {fastest_ours['droplab_s'] / fastest_peer['idiomatic_s']:.2f}.",
+            f"ratio {fastest_ours['droplab_s'] / fastest_peer['idiomatic_s']:.2f}."),
         ]
     micro = results.get("micro", [])
     if micro:
@@ -49,8 +49,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "## Dropout op (p = 0.5, float32, milliseconds per call, median)",
             "",
-            "| backend | shape | droplab | framework dropout | x * scale | framework / droplab | "
-            "droplab / scale |",
+            ("| backend | shape | droplab | framework dropout | x * scale | framework / droplab | "
+            "droplab / scale |"),
             "|---|---|---:|---:|---:|---:|---:|",
         ]
         for r in micro:

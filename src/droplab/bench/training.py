@@ -16,7 +16,6 @@ from typing import Any
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 
-
 RUNNERS = ("droplab", "droplab_concise", "idiomatic")
 
 

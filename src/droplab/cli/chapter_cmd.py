@@ -93,8 +93,8 @@ def train_one(name: str, model: str, args: argparse.Namespace, data) -> None:
 def summary(root: Path, names: list[str]) -> str:
     """A table of each run's final val accuracy beside the book's band."""
     lo, hi = BOOK_BAND
-    rows = [f"{'backend':<11} {'model':<8} {'epochs':>6} {'val_acc':>8} {'train s':>8}  "
-            f"vs book ({lo:.3f}-{hi:.3f})"]
+    rows = [(f"{'backend':<11} {'model':<8} {'epochs':>6} {'val_acc':>8} {'train s':>8}  "
+            f"vs book ({lo:.3f}-{hi:.3f})")]
     for name in names:
         for model in MODELS:
             run_json = root / f"{name}-{model}" / "run.json"

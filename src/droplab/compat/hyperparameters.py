@@ -15,7 +15,7 @@ def add_to_class(Class: type) -> Callable[[Any], Any]:
     """
 
     def wrapper(obj: Any) -> Any:
-        name = getattr(obj, "__name__", None) or getattr(getattr(obj, "func", None), "__name__")
+        name = getattr(obj, "__name__", None) or getattr(obj, "func", None).__name__
         setattr(Class, name, obj)
         return obj
 
