@@ -9,6 +9,12 @@ Step ``i`` of epoch ``e`` drops with the key ``fold_in(key(epoch_seed(seed, e)),
 masks from one draw in the scratch model; Flax's per-layer streams in the concise one), so a
 resumed run draws the same masks as an uninterrupted one. The masks' bits come from JAX's cheaper
 non-partitionable threefry (see :func:`_cheap_threefry`).
+
+Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) run in the
+same one-scan epoch through :func:`droplab.backends.jax.model.noise_forward`, the same forward for
+both models; each step's key is split there into one key per noisy call. Ramped dropout's epoch
+rates (:func:`droplab.noise.rate`) enter the epoch as a traced (2,) array, so every epoch runs one
+compilation; evaluation and MC dropout use the configured rates.
 """
 
 from __future__ import annotations
@@ -26,8 +32,7 @@ from droplab.backends.jax import model
 from droplab.backends.jax.keys import as_key, seed_key
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
-
-NOISES = ("dropout",)
+from droplab.noise import NOISES, rate
 
 
 def jax_device(device: str) -> jax.Device:
@@ -62,8 +67,9 @@ def epoch_rows(perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
 # runs compile nothing).
 @partial(jax.jit, static_argnames=("kind", "mlp"), donate_argnums=0)
 def _train_epoch(params: model.Params, X: jax.Array, Y: jax.Array, rows: jax.Array,
-                 weights: jax.Array, key: jax.Array, *, kind: str, mlp: MLPConfig
-                 ) -> tuple[model.Params, jax.Array]:
+                 weights: jax.Array, key: jax.Array, rates: jax.Array | None = None, *,
+                 kind: str, mlp: MLPConfig) -> tuple[model.Params, jax.Array]:
+    # ``rates`` None (an empty pytree to jit): the config's rates, static as before.
     forward = model.forward_for(kind, mlp)
 
     def body(carry: tuple[model.Params, jax.Array], inp: tuple[jax.Array, ...]
@@ -71,7 +77,7 @@ def _train_epoch(params: model.Params, X: jax.Array, Y: jax.Array, rows: jax.Arr
         ps, total = carry
         idx, w, i = inp
         ps, loss_sum = model.sgd_step(forward, ps, X[idx], Y[idx], w,
-                                      jax.random.fold_in(key, i), mlp)
+                                      jax.random.fold_in(key, i), mlp, rates)
         return (ps, total + loss_sum), None
 
     steps = jnp.arange(rows.shape[0], dtype=jnp.uint32)
@@ -129,7 +135,7 @@ class JaxLearner:
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD (dropout on); the mean training loss per example."""
+        """One epoch of minibatch SGD (the noise on); the mean training loss per example."""
         n = int(self._train_y.shape[0])
         perm = epoch_permutation(self.config.seed, epoch, n)
         rows, weights = epoch_rows(perm, self.config.batch_size)
@@ -137,8 +143,19 @@ class JaxLearner:
         with _cheap_threefry():
             self.params, total = _train_epoch(
                 self.params, self._train_x, self._train_y, jax.device_put(rows, self.device),
-                jax.device_put(weights, self.device), key, **self._static)
+                jax.device_put(weights, self.device), key, self._epoch_rates(epoch),
+                **self._static)
         return float(total) / n
+
+    def _epoch_rates(self, epoch: int) -> jax.Array | None:
+        """Ramped dropout's rates in ``epoch`` as a device array (traced, one compilation for all
+        epochs); None for every other noise, whose rates are the config's own (static)."""
+        mlp = self.config.mlp
+        if mlp.noise != "ramped_dropout":
+            return None
+        p = [rate(mlp.noise, q, epoch=epoch, epochs=self.config.epochs)
+             for q in (mlp.dropout_1, mlp.dropout_2)]
+        return jax.device_put(np.asarray(p, np.float32), self.device)
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> tuple[float, float]:
@@ -159,7 +176,8 @@ class JaxLearner:
 
     def activations(self, x: np.ndarray, *, training: bool = False,
                     seed: Any = None) -> dict[str, np.ndarray]:
-        """"h1", "h2" (after ReLU) and "h1_dropped", "h2_dropped" (after dropout)."""
+        """"h1", "h2" (after ReLU) and "h1_dropped", "h2_dropped" (after the activation noise;
+        equal to "h1", "h2" for the weight noises, whose noise is inside the next layer)."""
         _, acts = self._run(x, training, seed, True)
         out = {k: np.asarray(v) for k, v in acts.items()}
         if not training:

@@ -1,10 +1,12 @@
-"""The chapter's MLP in JAX: parameters as a plain pytree, two forward passes, one SGD step.
+"""The chapter's MLP in JAX: parameters as a plain pytree, three forward passes, one SGD step.
 
 Both models share the parameters ``{"lin1": {"kernel", "bias"}, "lin2": ..., "lin3": ...}``,
 initialised by Flax's ``nn.Dense`` defaults (LeCun-normal kernels, zero biases) as the book's
-layers are. The *scratch* forward is written out by hand and drops units with droplab's own mask
-code (:mod:`droplab.backends.jax.dropout`); the *concise* one is a Flax module of ``nn.Dense`` and
-``nn.Dropout`` layers, as the book's ``DropoutMLP``.
+layers are. With ``MLPConfig.noise == "dropout"`` the *scratch* forward is written out by hand and
+drops units with droplab's own mask code (:mod:`droplab.backends.jax.dropout`); the *concise* one
+is a Flax module of ``nn.Dense`` and ``nn.Dropout`` layers, as the book's ``DropoutMLP``. Every
+other noise of :mod:`droplab.noise` runs through its hooks (:func:`noise_forward`), for both models
+on the same parameters (Flax has no layer for most of them; the PyTorch learner does the same).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from flax import linen as nn
 from droplab.backends.jax.dropout import apply_mask, keep_mask_pair
 from droplab.backends.jax.keys import seed_key
 from droplab.config import MLPConfig
+from droplab.noise import jax as noise_ops
 
 Params = dict[str, dict[str, jax.Array]]
 LAYERS = ("lin1", "lin2", "lin3")
@@ -120,22 +123,58 @@ def cross_entropy(logits: jax.Array, y: jax.Array) -> jax.Array:
     return logz - jnp.take_along_axis(logits, y[:, None], axis=-1)[:, 0]
 
 
+def noise_forward(name: str) -> Callable[..., jax.Array]:
+    """The MLP with noise ``name`` through droplab.noise's hooks, with :func:`scratch_forward`'s
+    signature (``p1``, ``p2`` may be traced scalars: ramped dropout's per-epoch rates).
+
+    ``_hooks.mlp_forward`` passes one seed to every call; a JAX key reused so would correlate the
+    layers' noise, so here each noisy call (three linears, two injections) gets its own key split
+    from the step's. DropConnect's rates follow the hooks: W1 0, W2 ``p1``, W3 ``p2``.
+    """
+
+    def forward(params: Params, x: jax.Array, key: jax.Array | None, p1: Any, p2: Any,
+                sink: dict[str, jax.Array] | None = None) -> jax.Array:
+        training = key is not None
+        keys: list[Any] = [None] * 5 if key is None else list(jax.random.split(key, 5))
+
+        def lin(h: jax.Array, layer: str, p_prev: Any, k: Any) -> jax.Array:
+            W, b = params[layer]["kernel"], params[layer]["bias"]
+            return noise_ops.linear(h, W, b, name, p_prev, seed=k, training=training)
+
+        h1 = jax.nn.relu(lin(x, "lin1", 0.0, keys[0]))  # (batch, h1)
+        h1d = noise_ops.inject(h1, name, p1, seed=keys[1], training=training)
+        h2 = jax.nn.relu(lin(h1d, "lin2", p1, keys[2]))  # (batch, h2)
+        h2d = noise_ops.inject(h2, name, p2, seed=keys[3], training=training)
+        if sink is not None:
+            sink.update(h1=h1, h1_dropped=h1d, h2=h2, h2_dropped=h2d)
+        return lin(h2d, "lin3", p2, keys[4])
+
+    return forward
+
+
 def forward_for(kind: str, mlp: MLPConfig) -> Callable[..., jax.Array]:
-    """The forward function of model ``kind`` ("scratch" or "concise")."""
+    """The forward function of model ``kind`` ("scratch" or "concise") with ``mlp.noise``: the
+    dropout models of the chapter, or for any other noise :func:`noise_forward` for both kinds."""
+    if mlp.noise != "dropout":
+        return noise_forward(mlp.noise)
     return scratch_forward if kind == "scratch" else concise_forward(concise_module(mlp))
 
 
 def sgd_step(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y: jax.Array,
-             w: jax.Array, key: jax.Array, mlp: MLPConfig) -> tuple[Params, jax.Array]:
+             w: jax.Array, key: jax.Array, mlp: MLPConfig, rates: jax.Array | None = None
+             ) -> tuple[Params, jax.Array]:
     """One minibatch SGD step on the mean loss over the examples with weight ``w`` = 1.
 
     ``w`` (batch,) is 1 for real examples and 0 for padding, so a short last batch runs in the
     same compiled step as the full ones: its gradient is the mean over its real examples only.
+    ``rates`` (2,), when given, replaces the config's dropout rates (ramped dropout's epoch rates,
+    traced so that every epoch runs the same compilation).
     Returns the new parameters and the loss *sum* over the real examples.
     """
+    p1, p2 = (mlp.dropout_1, mlp.dropout_2) if rates is None else (rates[0], rates[1])
 
     def loss(ps: Params) -> tuple[jax.Array, jax.Array]:
-        losses = w * cross_entropy(forward(ps, x, key, mlp.dropout_1, mlp.dropout_2), y)
+        losses = w * cross_entropy(forward(ps, x, key, p1, p2), y)
         total = losses.sum()
         return total / jnp.maximum(w.sum(), 1.0), total
 

@@ -17,6 +17,14 @@ generator seeded with ``epoch_seed(config.seed, epoch)``; Gluon's ``Dropout`` (c
 the parameter initialisation (Gluon's default initialiser) from MXNet's generator, which is
 process-global and cannot be handed a seed per call, so the learner reseeds it with ``config.seed``
 before initialising and with the epoch's seed before each concise epoch.
+
+The other noises of :mod:`droplab.noise` (``config.mlp.noise`` other than "dropout") take a second,
+imperative path beside the fused one, which stays as it is for dropout: each step records
+:func:`~droplab.backends.mxnet.model.hooked` (the hooks' forward on the same Gluon parameters,
+the same for both models, as in the PyTorch learner) under ``autograd.record()``, then the same
+``sgd_update``. Its noise is drawn on the host from the epoch's generator, layer after layer;
+ramped dropout's rates follow :func:`droplab.noise.rate` per epoch, and evaluation and MC dropout
+use the configured rates.
 """
 
 from __future__ import annotations
@@ -32,18 +40,18 @@ from droplab.backends.mxnet.dropout import dropout_layer
 from droplab.backends.mxnet.dropout import mask as dropout_mask
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
+from droplab.noise import NOISES, rate
 
 # Rows per evaluation / prediction call: the whole validation split in one graph call, bounded.
 EVAL_CHUNK = 10_000
 
 
 class MXNetLearner:
-    """The chapter's MLP (``config.model`` "scratch" or "concise") with its data on ``device``."""
+    """The chapter's MLP (``config.model`` "scratch" or "concise") with its data on ``device``;
+    noise ``config.mlp.noise``: dropout through the fused graph, any other through the hooks."""
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
-        if config.mlp.noise != "dropout":
-            raise ValueError(_checks.invalid("noise", "'dropout' (the MXNet backend's only noise)",
-                                             config.mlp.noise))
+        self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
         self.config = config
         self.ctx = context(device)
         self.n_train = len(data.train_y)
@@ -98,6 +106,8 @@ class MXNetLearner:
 
     def train_epoch(self, epoch: int) -> float:
         """One epoch of minibatch SGD with dropout; the mean training loss per example."""
+        if self.noise != "dropout":
+            return self._noise_epoch(epoch)
         seed, bs = self.config.seed, self.config.batch_size
         perm = mnp.array(epoch_permutation(seed, epoch, self.n_train), dtype="int64", ctx=self.ctx)
         rng = np.random.default_rng(epoch_seed(seed, epoch))
@@ -109,6 +119,36 @@ class MXNetLearner:
             masks = self._step_masks(rng, b) if self.dropped.scratch else []
             with autograd.record():
                 loss = self.train_loss(self.train_x, self.train_y, perm[start:start + b], *masks)
+            loss.backward()
+            self._sgd(b)
+            total += loss
+        return float(total) / self.n_train
+
+    def _noise_rates(self, epoch: int | None) -> tuple[float, float]:
+        """The configured rates, or ramped dropout's during training epoch ``epoch``."""
+        p1, p2 = self.dropped.rates
+        if epoch is None:
+            return p1, p2
+        epochs = self.config.epochs
+        return (rate(self.noise, p1, epoch=epoch, epochs=epochs),
+                rate(self.noise, p2, epoch=epoch, epochs=epochs))
+
+    def _noise_epoch(self, epoch: int) -> float:
+        """:meth:`train_epoch` for the noises other than dropout: imperative steps through the hooks
+        (no fused graph: the hooks draw with NumPy, which a compiled graph cannot call)."""
+        seed, bs = self.config.seed, self.config.batch_size
+        perm = mnp.array(epoch_permutation(seed, epoch, self.n_train), dtype="int64", ctx=self.ctx)
+        rng = np.random.default_rng(epoch_seed(seed, epoch))
+        rates = self._noise_rates(epoch)
+        total = mnp.zeros((), dtype="float32", ctx=self.ctx)
+        for start in range(0, self.n_train, bs):
+            b = min(bs, self.n_train - start)
+            idx = perm[start:start + b]
+            x, y = mnp.take(self.train_x, idx, axis=0), mnp.take(self.train_y, idx, axis=0)
+            with autograd.record():
+                logits = mlp_model.hooked(self.layers, x, self.noise, rates, seed=rng,
+                                          training=True)["logits"]
+                loss = mlp_model.summed_cross_entropy(mx, logits, y)
             loss.backward()
             self._sgd(b)
             total += loss
@@ -134,6 +174,9 @@ class MXNetLearner:
         seed = _checks.seed(seed)
         layers, p1, p2 = self.layers, *self.dropped.rates
         rng = np.random.default_rng(seed) if seed is not None else None
+        if self.noise != "dropout":
+            return mlp_model.hooked(self.layers, x, self.noise, self._noise_rates(None), seed=rng,
+                                    training=training)
         if training and not self.dropped.scratch and seed is not None:
             seed_mxnet(seed, self.ctx)
 
@@ -153,11 +196,13 @@ class MXNetLearner:
 
     def activations(self, x: np.ndarray, *, training: bool = False,
                     seed: int | None = None) -> dict[str, np.ndarray]:
-        """Hidden activations "h1", "h2" (after ReLU) and "h1_dropped", "h2_dropped".
+        """Hidden activations "h1", "h2" (after ReLU) and "h1_dropped", "h2_dropped" (the noise's;
+        equal to h1, h2 for the weight noises, whose noise is inside the next layer).
 
         With ``training`` and an int ``seed`` the masks repeat: the scratch model draws them as
         ``dropout_layer(h, p, seed=rng)`` from ``default_rng(seed)``; the concise model's Gluon
-        ``Dropout`` needs MXNet's generator, which is reseeded with ``seed``.
+        ``Dropout`` needs MXNet's generator, which is reseeded with ``seed``. The other noises
+        draw from ``default_rng(seed)`` through the hooks, for both models.
         """
         out = self._forward(mnp.array(x, dtype="float32", ctx=self.ctx), training, seed)
         return {k: v.asnumpy() for k, v in out.items() if k != "logits"}

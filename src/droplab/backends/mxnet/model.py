@@ -9,6 +9,9 @@ evaluation graph that are each hybridized (compiled once into a static MXNet gra
 Scratch dropout is ``dropout_layer``'s: each hidden activation times ``keep / (1 - p)``, a mask
 the learner draws with the same code (:func:`~droplab.backends.mxnet.dropout.mask`) and feeds in as
 a graph input, since a compiled graph cannot call NumPy. Concise dropout is Gluon's ``nn.Dropout``.
+
+:func:`hooked` is the same MLP, on the same parameters, through :mod:`droplab.noise`'s hooks: the
+path of every other ``MLPConfig.noise``, run imperatively (its noise is drawn per call, on the host).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from droplab.backends.mxnet._framework import gluon
 from droplab.config import MLPConfig
+from droplab.noise import mxnet as noise_ops
 
 nn = gluon.nn
 
@@ -79,6 +83,21 @@ class Dropped(gluon.HybridBlock):
         h2 = self.layers.lin2(h1)  # (batch, h2)
         h2 = self._scratch(F, h2, self.rates[1], pending) if self.scratch else self.drop2(h2)
         return self.layers.lin3(h2)
+
+
+def hooked(layers: Layers, x: Any, noise: str, rates: tuple[float, float], *, seed: Any,
+           training: bool) -> dict[str, Any]:
+    """h1, h1_dropped, h2, h2_dropped and logits of ``x`` with noise ``noise`` at ``rates``, via
+    ``droplab.noise.mxnet.mlp_forward`` (differentiable under ``autograd.record()``).
+
+    The hooks take W as (in, out), Gluon stores (out, in): the transposes are recorded ops the gradient
+    flows through into the Dense parameters. ``seed`` is a ``numpy.random.Generator`` advanced by
+    each layer's draw (an int would restart per layer: the same mask for h1 and h2) or None (MXNet's
+    RNG).
+    """
+    params = [(lin.weight.data(x.ctx).T, lin.bias.data(x.ctx))
+              for lin in (layers.lin1, layers.lin2, layers.lin3)]
+    return noise_ops.mlp_forward(x, params, noise, rates, seed=seed, training=training)
 
 
 def summed_cross_entropy(F: Any, logits: Any, y: Any) -> Any:

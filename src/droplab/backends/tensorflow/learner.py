@@ -4,6 +4,15 @@ The data sits on the device as two tensors; an epoch is a single ``tf.function``
 over ``tf.range`` batches, gathers each batch with the epoch's permutation, runs the fused SGD
 step of :mod:`droplab.backends.tensorflow.model` and sums the loss on the device, so Python and
 the host see one call and one number per epoch.
+
+Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) train in an
+epoch of the same shape, compiled apart so the dropout path above stays as it is: each step takes
+its gradient by ``tf.GradientTape`` through droplab.noise's hooks
+(:func:`droplab.backends.tensorflow.model.noise_step`), on the same parameters for both models
+(TensorFlow has no layer for most of these noises). Their draws come from a
+``tf.random.Generator`` reset to the epoch's seed before each epoch, so a resumed run repeats an
+uninterrupted one. Ramped dropout's epoch rates (:func:`droplab.noise.rate`) enter as a (2,)
+tensor, one trace for all epochs; evaluation and MC dropout use the configured rates.
 """
 
 from __future__ import annotations
@@ -20,8 +29,7 @@ from droplab.backends.tensorflow.arrays import tf_device
 from droplab.backends.tensorflow.dropout import dropout_layer, native_dropout
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
-
-NOISES = ("dropout",)
+from droplab.noise import NOISES, rate
 
 
 def scratch_drop(h: tf.Tensor, p: float, key: tf.Tensor | None) -> tf.Tensor:
@@ -38,7 +46,7 @@ class TensorFlowLearner:
     """The MLP, plain SGD and the data, resident on one TensorFlow device."""
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
-        _checks.one_of(config.mlp.noise, "noise", NOISES)
+        self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
         self.config = config
         self.device = tf_device(device)
         self._drop = scratch_drop if config.model == "scratch" else concise_drop
@@ -48,22 +56,41 @@ class TensorFlowLearner:
             self._val_x = tf.constant(data.val_x, tf.float32)
             self._val_y = tf.constant(data.val_y, tf.int32)
             self.params = model.init_params(config.mlp, data.train_x.shape[1], config.seed)
+            # The other noises' draws: training (reset per epoch), seeded and fresh MC dropout.
+            self._train_gen = tf.random.Generator.from_seed(config.seed)
+            self._seeded_gen = tf.random.Generator.from_seed(config.seed)
+            self._fresh_gen = tf.random.Generator.from_non_deterministic_state()
         # Compiled per learner. Wrapping in `partial` keys TensorFlow's retracing detector to
         # this learner: a sweep that builds many learners is not "retracing too often".
         self._epoch_fn = tf.function(functools.partial(TensorFlowLearner._epoch, self))
         self._evaluate_fn = tf.function(functools.partial(TensorFlowLearner._evaluate, self))
         self._forward_fn = tf.function(functools.partial(TensorFlowLearner._forward, self),
                                        reduce_retracing=True)
+        self._noise_epoch_fn = tf.function(functools.partial(TensorFlowLearner._noise_epoch, self))
+        # Not reduce_retracing: per-example DropConnect needs the batch size at trace time.
+        self._noise_forward_fn = tf.function(
+            functools.partial(TensorFlowLearner._noise_forward, self))
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD (dropout on); the mean training loss per example."""
+        """One epoch of minibatch SGD (the noise on); the mean training loss per example."""
         n = int(self._train_y.shape[0])
         perm = epoch_permutation(self.config.seed, epoch, n).astype(np.int32)
         seed = epoch_seed(self.config.seed, epoch)
         with tf.device(self.device):
-            total = self._epoch_fn(tf.constant(perm), tf.constant(seed, tf.int64))
+            if self.noise != "dropout":
+                self._train_gen.reset_from_seed(seed)
+                ramp = tf.constant(self._noise_rates(epoch), tf.float64)
+                total = self._noise_epoch_fn(tf.constant(perm), ramp)
+            else:
+                total = self._epoch_fn(tf.constant(perm), tf.constant(seed, tf.int64))
         return float(total) / n
+
+    def _noise_rates(self, epoch: int) -> tuple[float, float]:
+        """The hidden layers' rates in training epoch ``epoch`` (only ramped dropout's change)."""
+        mlp, epochs = self.config.mlp, self.config.epochs
+        return (rate(self.noise, mlp.dropout_1, epoch=epoch, epochs=epochs),
+                rate(self.noise, mlp.dropout_2, epoch=epoch, epochs=epochs))
 
     def _epoch(self, perm: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         n, batch = int(perm.shape[0]), self.config.batch_size
@@ -85,6 +112,22 @@ class TensorFlowLearner:
         keys = (tf.stack([seed, 2 * i]), tf.stack([seed, 2 * i + 1]))
         return model.sgd_step(self.params, x, y, self.config.mlp, self._drop, keys)
 
+    def _noise_epoch(self, perm: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
+        # _epoch's loop for the other noises; ramp (2,) float64: ramped dropout's epoch rates.
+        n, batch = int(perm.shape[0]), self.config.batch_size
+        full, rest = divmod(n, batch)
+        rows = tf.reshape(perm[: full * batch], (full, batch))
+        total = tf.zeros([], tf.float32)
+        for i in tf.range(full):
+            total += self._noise_step(rows[i], ramp)
+        if rest:
+            total += self._noise_step(perm[full * batch:], ramp)
+        return total
+
+    def _noise_step(self, idx: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
+        x, y = tf.gather(self._train_x, idx), tf.gather(self._train_y, idx)
+        return model.noise_step(self.params, x, y, self.config.mlp, self._train_gen, ramp)
+
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> tuple[float, float]:
         """(validation loss, validation accuracy) with dropout off."""
@@ -105,8 +148,15 @@ class TensorFlowLearner:
 
     def activations(self, x: np.ndarray, *, training: bool = False,
                     seed: int | None = None) -> dict[str, np.ndarray]:
-        """Hidden activations ("h1", "h2", "h1_dropped", "h2_dropped") and "logits" for ``x``."""
+        """Hidden activations ("h1", "h2", "h1_dropped", "h2_dropped") and "logits" for ``x``;
+        for the weight noises "h*_dropped" equals "h*" (their noise is inside the next layer)."""
         with tf.device(self.device):
+            if self.noise != "dropout":
+                if seed is not None:
+                    self._seeded_gen.reset_from_seed(_checks.seed(seed))
+                out = self._noise_forward_fn(tf.constant(x, tf.float32), bool(training),
+                                             seed is not None)
+                return {k: v.numpy() for k, v in out.items()}
             keys = None  # fresh masks
             if seed is not None:  # one key per layer, apart from dropout_layer(seed)'s [seed, 0]
                 s = _checks.seed(seed)
@@ -118,6 +168,10 @@ class TensorFlowLearner:
         layer_keys = (None, None) if keys is None else (keys[0], keys[1])
         return model.forward(self.params, x, self.config.mlp, self._drop, training=training,
                              keys=layer_keys)
+
+    def _noise_forward(self, x: tf.Tensor, training: bool, seeded: bool) -> dict[str, Any]:
+        gen = self._seeded_gen if seeded else self._fresh_gen
+        return model.noise_forward(self.params, x, self.config.mlp, gen, training=training)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -4,6 +4,9 @@
 Raw variables and a hand-derived gradient keep the compiled training graph small: no tape
 bookkeeping, no optimizer slots, the gradient of ReLU-then-dropout computed from the output alone.
 ``loss_and_grads`` gives the same gradients by ``tf.GradientTape``; the tests compare the two.
+
+The other noises of :mod:`droplab.noise` (``MLPConfig.noise``) have no hand-written backward:
+:func:`noise_step` takes their gradient by ``tf.GradientTape`` through :func:`noise_forward`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from droplab.config import MLPConfig
+from droplab.noise import _hooks, ops
+
+# droplab.noise's TensorFlow ops, resolved once here: an import inside a traced function would be
+# run through autograph.
+NOISE_OPS = ops("tensorflow")
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
 WEIGHTS = ("W1", "W2", "W3")
@@ -97,3 +105,52 @@ def loss_and_grads(params: Params, x: tf.Tensor, y: tf.Tensor, cfg: MLPConfig, d
 def _scale(p: float) -> float:
     # p == 1 drops everything: no gradient passes (and 1/(1-p) would divide by zero).
     return 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+
+
+def noise_forward(params: Params, x: tf.Tensor, cfg: MLPConfig, gen: tf.random.Generator, *,
+                  training: bool, ramp: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    """Logits and activations with noise ``cfg.noise`` through droplab.noise's hooks.
+
+    The layers of ``_hooks.mlp_forward`` (linear -> relu -> inject; DropConnect's rates W1 0, W2
+    ``dropout_1``, W3 ``dropout_2``), called one by one: each call draws from ``gen``, which
+    advances, so no two layers share noise (a stateless key passed to all would repeat it). In
+    training, ``ramp`` (2,) holds ramped dropout's epoch rates as a tensor, so epochs do not
+    retrace; without it (evaluation, MC dropout) the configured rates apply.
+    """
+    noise_ops, name = NOISE_OPS, cfg.noise
+    rates, p_prev, h = (cfg.dropout_1, cfg.dropout_2), 0.0, x
+    out: dict[str, tf.Tensor] = {}
+    for k in (1, 2):
+        z = _hooks.linear(noise_ops, h, params[f"W{k}"], params[f"b{k}"], name, p_prev, seed=gen,
+                          training=training)
+        out[f"h{k}"] = tf.nn.relu(z)  # (batch, hidden_k)
+        if ramp is not None and training and name == "ramped_dropout":
+            h = rate_dropout(out[f"h{k}"], ramp[k - 1], gen)
+        else:
+            h = _hooks.inject(noise_ops, out[f"h{k}"], name, rates[k - 1], seed=gen,
+                              training=training)
+        out[f"h{k}_dropped"], p_prev = h, rates[k - 1]
+    out["logits"] = _hooks.linear(noise_ops, h, params["W3"], params["b3"], name, p_prev,
+                                  seed=gen, training=training)
+    return out
+
+
+def rate_dropout(h: tf.Tensor, p: tf.Tensor, gen: tf.random.Generator) -> tf.Tensor:
+    """``droplab.noise.tensorflow.dropout(h, p, seed=gen)`` (same draw, same mask) with the rate
+    ``p`` a float64 scalar tensor: droplab.noise's ops take Python rates, fixed at trace time."""
+    keep = gen.uniform(h.shape, dtype=tf.float32) >= tf.cast(p, tf.float32)
+    scale = tf.cast(tf.math.divide_no_nan(tf.constant(1.0, tf.float64), 1.0 - p), h.dtype)
+    return h * (tf.cast(keep, h.dtype) * scale)  # p == 1: keep none, scale 0, no inf
+
+
+def noise_step(params: Params, x: tf.Tensor, y: tf.Tensor, cfg: MLPConfig,
+               gen: tf.random.Generator, ramp: tf.Tensor) -> tf.Tensor:
+    """One minibatch SGD step with noise ``cfg.noise`` on, gradient by ``tf.GradientTape``, weight
+    decay as in :func:`sgd_step`; returns the *sum* of the batch's per-example losses."""
+    with tf.GradientTape() as tape:
+        logits = noise_forward(params, x, cfg, gen, training=True, ramp=ramp)["logits"]
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        loss = tf.reduce_mean(losses)
+    grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    apply_sgd(params, grads, cfg)
+    return tf.reduce_sum(losses)
