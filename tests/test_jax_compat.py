@@ -143,7 +143,9 @@ def test_trainer_draws_fresh_masks_every_step(book_classes, name, p):
     np.testing.assert_allclose(val[0], float(expected), rtol=1e-5)
     if p:
         assert len(set(train)) == len(train)  # consecutive steps: different masks
-        assert np.mean(train) > val[0]  # dropping half the units costs loss on average
+        # Every step's loss is off the no-dropout loss: dropout was on in each. (Its sign is not
+        # fixed: on these untrained weights dropout can lower the loss as well as raise it.)
+        assert all(abs(t - val[0]) > 1e-4 * val[0] for t in train)
     else:
         np.testing.assert_allclose(train, val[0], rtol=1e-5)
 
