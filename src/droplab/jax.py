@@ -39,10 +39,10 @@ import jax.numpy as jnp
 
 from droplab.backends.jax.book_key import BookKey, get_key
 from droplab.backends.jax.d2l_data import ArrayLoader, DataModule, FashionMNIST
-from droplab.backends.jax.d2l_env import seed as _env_seed
 from droplab.backends.jax.d2l_module import Classifier, Module, TrainState
 from droplab.backends.jax.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
+from droplab.compat.env import seed as _env_seed
 
 SEED = _env_seed()
 

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from droplab.backends.mxnet import d2l_env
 from droplab.backends.mxnet._framework import mnp, mx, npx, seed_mxnet
 from droplab.backends.mxnet.d2l_data import ArrayLoader, DataModule, FashionMNIST
 from droplab.backends.mxnet.d2l_module import Classifier, Module
 from droplab.backends.mxnet.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
+from droplab.compat import env as d2l_env
 
 SEED = d2l_env.seed_or_fresh()
 seed_mxnet(SEED)

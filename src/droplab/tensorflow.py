@@ -30,11 +30,12 @@ Environment variables:
 
 from __future__ import annotations
 
-from droplab.backends.tensorflow import d2l_env, tf  # quiets TensorFlow's C++ logging first
+from droplab.backends.tensorflow import tf  # quiets TensorFlow's C++ logging first
 from droplab.backends.tensorflow.d2l_data import DataModule, FashionMNIST, TensorLoader
 from droplab.backends.tensorflow.d2l_module import Classifier, Module, numpy
 from droplab.backends.tensorflow.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
+from droplab.compat import env as d2l_env
 
 SEED = d2l_env.seed()
 if SEED is not None:

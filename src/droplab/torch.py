@@ -33,10 +33,11 @@ import torch
 
 from droplab.backends.torch.d2l_data import DataModule, FashionMNIST, TensorLoader
 from droplab.backends.torch.d2l_module import Classifier, Module
-from droplab.backends.torch.d2l_trainer import Trainer, env_int, gpu, gpu_count
+from droplab.backends.torch.d2l_trainer import Trainer, gpu, gpu_count
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
+from droplab.compat.env import seed as _env_seed
 
-SEED = env_int("DROPLAB_SEED", 0)
+SEED = _env_seed()
 if SEED is not None:
     torch.manual_seed(SEED)
 

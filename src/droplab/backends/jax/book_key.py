@@ -44,8 +44,8 @@ import jax
 import numpy as np
 from jax._src.random.prng import PRNGKeyArray
 
-from droplab.backends.jax.d2l_env import seed as env_seed
 from droplab.backends.jax.keys import staging
+from droplab.compat.env import seed as env_seed
 
 BOOK_KEY_UNDER_JIT = (
     "d2l.get_key() was used as a key while jit/scan traces outside a d2l.Module: a key drawn "

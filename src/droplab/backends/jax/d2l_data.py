@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from droplab import data as droplab_data
-from droplab.backends.jax import d2l_env
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 
 Batch = tuple[jax.Array, ...]
 

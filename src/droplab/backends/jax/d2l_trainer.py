@@ -32,11 +32,11 @@ import optax
 
 from droplab import _checks
 from droplab import data as droplab_data
-from droplab.backends.jax import d2l_env
 from droplab.backends.jax.d2l_module import Module, TrainState
 from droplab.backends.jax.keys import seed_key
 from droplab.backends.jax.model import QUICK_COMPILE
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 from droplab.compat.board import default_plot_dir
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from droplab import data as dl_data
-from droplab.backends.mxnet import d2l_env
 from droplab.backends.mxnet._framework import mnp, mx
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 
 
 class ArrayLoader:

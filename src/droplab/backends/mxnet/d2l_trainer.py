@@ -10,10 +10,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from droplab.backends.mxnet import d2l_env
 from droplab.backends.mxnet._framework import autograd, mx
 from droplab.backends.mxnet.d2l_module import to_host
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 from droplab.compat.board import default_plot_dir
 
 

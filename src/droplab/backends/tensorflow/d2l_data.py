@@ -15,8 +15,8 @@ from typing import Any
 import tensorflow as tf
 
 from droplab import data as droplab_data
-from droplab.backends.tensorflow import d2l_env
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 
 Batch = tuple[tf.Tensor, ...]
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from droplab.backends.tensorflow import d2l_env
 from droplab.backends.tensorflow.d2l_data import TensorLoader
 from droplab.backends.tensorflow.d2l_module import Classifier, Module
 from droplab.compat import HyperParameters
+from droplab.compat import env as d2l_env
 from droplab.compat.board import default_plot_dir
 
 Batch = tuple[tf.Tensor, ...]

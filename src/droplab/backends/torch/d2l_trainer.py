@@ -17,44 +17,17 @@ choice of threads differs between two runs, autograd's float sums may differ in 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
 
-import numpy as np
 import torch
 
-from droplab import _checks
 from droplab.backends.torch.d2l_module import Module
 from droplab.backends.torch.threads import ThreadTuner, using
-from droplab.compat import HyperParameters
+from droplab.compat import HyperParameters, env
 from droplab.compat.board import default_plot_dir
-
-
-def env_int(name: str, minimum: int) -> int | None:
-    """The integer in environment variable ``name`` (None when unset or empty)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    expected = f"an integer >= {minimum}"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(_checks.invalid(name, expected, raw)) from None
-    if value < minimum:
-        raise ValueError(_checks.invalid(name, expected, raw))
-    return value
-
-
-def seed_or_fresh() -> int:
-    """``DROPLAB_SEED`` if set, else fresh OS entropy (a different run every time, as in d2l)."""
-    seed = env_int("DROPLAB_SEED", 0)
-    if seed is None:
-        entropy = np.random.SeedSequence().entropy
-        assert isinstance(entropy, int)
-        return entropy % 2**63
-    return seed
+from droplab.compat.env import seed_or_fresh
 
 
 def gpu_count() -> int:
@@ -74,8 +47,7 @@ class Trainer(HyperParameters):
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0) -> None:
         self.save_hyperparameters()
-        cap = env_int("DROPLAB_MAX_EPOCHS", 1)
-        self.max_epochs = max_epochs if cap is None else min(max_epochs, cap)
+        self.max_epochs = env.max_epochs(max_epochs)
         self.gpus = [gpu(i) for i in range(min(num_gpus, gpu_count()))]
         self.history: list[dict[str, float]] = []
         self._points: list[tuple[Any, float, Any, str, int, int]] = []

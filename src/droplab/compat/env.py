@@ -1,4 +1,5 @@
-"""Environment variables read by the d2l-compatible module (:mod:`droplab.tensorflow`)."""
+"""Environment variables read by the d2l-compatible modules (``droplab.torch``, ``.tensorflow``,
+``.jax``, ``.mxnet``): ``DROPLAB_SEED`` and ``DROPLAB_MAX_EPOCHS``. Framework-free."""
 
 from __future__ import annotations
 
@@ -9,23 +10,24 @@ import numpy as np
 from droplab import _checks
 
 
-def env_int(name: str, minimum: int) -> int | None:
+def env_int(name: str, minimum: int, maximum: int | None = None) -> int | None:
     """The integer in environment variable ``name`` (None when unset or empty)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
+    expected = f"an integer >= {minimum}" + (f" and < {maximum}" if maximum else "")
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(_checks.invalid(name, f"an integer >= {minimum}", raw)) from None
-    if value < minimum:
-        raise ValueError(_checks.invalid(name, f"an integer >= {minimum}", raw))
+        raise ValueError(_checks.invalid(name, expected, raw)) from None
+    if value < minimum or (maximum is not None and value >= maximum):
+        raise ValueError(_checks.invalid(name, expected, raw))
     return value
 
 
 def seed() -> int | None:
-    """``DROPLAB_SEED``: the run's seed, or None for a fresh run."""
-    return env_int("DROPLAB_SEED", 0)
+    """``DROPLAB_SEED``: the run's seed, or None for a fresh run (as the book's)."""
+    return env_int("DROPLAB_SEED", 0, 2**63)
 
 
 def seed_or_fresh() -> int:
