@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from droplab import _checks
+from droplab import precision as _precision
 
 MODELS = ("scratch", "concise")
 
@@ -53,9 +54,12 @@ class TrainConfig:
     batch_size: int = 256
     seed: int = 0
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
+    # "float32", or "mixed_bfloat16" (bfloat16 products, float32 parameters; droplab.precision).
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _checks.one_of(self.model, "model", MODELS)
+        _precision.check(self.precision, self.backend)
         _checks.positive_int(self.epochs, "epochs")
         _checks.positive_int(self.batch_size, "batch_size")
         if _checks.seed(self.seed) is None:

@@ -7,6 +7,10 @@ drops units with droplab's own mask code (:mod:`droplab.backends.jax.dropout`); 
 is a Flax module of ``nn.Dense`` and ``nn.Dropout`` layers, as the book's ``DropoutMLP``. Every
 other noise of :mod:`droplab.noise` runs through its hooks (:func:`noise_forward`), for both models
 on the same parameters (Flax has no layer for most of them; the PyTorch learner does the same).
+
+``precision="mixed_bfloat16"`` (dropout models only) runs the two hidden layers' products through
+:func:`droplab.backends.jax.mixed.matmul` (bfloat16 operands, float32 accumulation); the output
+layer, the loss and the parameters stay float32.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from droplab import _checks
+from droplab.backends.jax import mixed
 from droplab.backends.jax.dropout import apply_mask, keep_mask_pair
 from droplab.backends.jax.keys import seed_key
 from droplab.config import MLPConfig
@@ -38,12 +44,14 @@ class ConciseMLP(nn.Module):
     num_outputs: int
     dropout_1: float
     dropout_2: float
+    dot_general: Any = None  # the hidden layers' product (None: lax.dot_general)
 
     @nn.compact
     def __call__(self, x: jax.Array, training: bool) -> jax.Array:
-        h1 = nn.relu(nn.Dense(self.num_hiddens_1, name="lin1")(x))  # (batch, h1)
+        dot = self.dot_general
+        h1 = nn.relu(nn.Dense(self.num_hiddens_1, dot_general=dot, name="lin1")(x))  # (batch, h1)
         h1d = nn.Dropout(self.dropout_1, deterministic=not training)(h1)
-        h2 = nn.relu(nn.Dense(self.num_hiddens_2, name="lin2")(h1d))  # (batch, h2)
+        h2 = nn.relu(nn.Dense(self.num_hiddens_2, dot_general=dot, name="lin2")(h1d))
         h2d = nn.Dropout(self.dropout_2, deterministic=not training)(h2)
         # Only kept when "intermediates" is mutable (Learner.activations); free otherwise.
         for name, value in (("h1", h1), ("h1_dropped", h1d), ("h2", h2), ("h2_dropped", h2d)):
@@ -51,9 +59,10 @@ class ConciseMLP(nn.Module):
         return nn.Dense(self.num_outputs, name="lin3")(h2d)
 
 
-def concise_module(mlp: MLPConfig) -> ConciseMLP:
+def concise_module(mlp: MLPConfig, precision: str = "float32") -> ConciseMLP:
+    dot = mixed.dot_general if precision == "mixed_bfloat16" else None
     return ConciseMLP(mlp.num_hiddens_1, mlp.num_hiddens_2, mlp.num_outputs, mlp.dropout_1,
-                      mlp.dropout_2)
+                      mlp.dropout_2, dot)
 
 
 def init_params(mlp: MLPConfig, n_in: int, seed: int) -> Params:
@@ -71,25 +80,28 @@ def _init(key: jax.Array, *, mlp: MLPConfig, n_in: int) -> Params:
 
 
 def scratch_forward(params: Params, x: jax.Array, key: jax.Array | None, p1: float, p2: float,
-                    sink: dict[str, jax.Array] | None = None) -> jax.Array:
+                    sink: dict[str, jax.Array] | None = None, *,
+                    matmul: Callable[[jax.Array, jax.Array], jax.Array] = jnp.matmul
+                    ) -> jax.Array:
     """Logits of the scratch model; dropout when ``key`` is given (training), none otherwise.
 
     Both layers' masks come from one draw (:func:`keep_mask_pair`: one random bit per unit at
-    p = 0.5).
-    The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
+    p = 0.5). ``matmul`` computes the hidden layers' products (:func:`mixed.matmul` for mixed
+    precision). The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
     given, receives the hidden activations before and after dropout.
     """
-    h1 = jax.nn.relu(x @ params["lin1"]["kernel"] + params["lin1"]["bias"])  # (batch, h1)
+    h1 = jax.nn.relu(matmul(x, params["lin1"]["kernel"]) + params["lin1"]["bias"])  # (batch, h1)
     n2 = params["lin2"]["kernel"].shape[1]
     keep1 = keep2 = None
     if key is not None:
         keep1, keep2 = keep_mask_pair(key, h1.shape, p1, (h1.shape[0], n2), p2)
     h1d = _drop(h1, p1, keep1)
-    h2 = jax.nn.relu(h1d @ params["lin2"]["kernel"] + params["lin2"]["bias"])  # (batch, h2)
+    h2 = jax.nn.relu(matmul(h1d, params["lin2"]["kernel"]) + params["lin2"]["bias"])  # (batch, h2)
     h2d = _drop(h2, p2, keep2)
     if sink is not None:
         sink.update(h1=h1, h1_dropped=h1d, h2=h2, h2_dropped=h2d)
-    return h2d @ params["lin3"]["kernel"] + params["lin3"]["bias"]
+    return h2d.astype(params["lin3"]["kernel"].dtype) @ params["lin3"]["kernel"] \
+        + params["lin3"]["bias"]
 
 
 def _drop(h: jax.Array, p: float, keep: jax.Array | None) -> jax.Array:
@@ -152,12 +164,22 @@ def noise_forward(name: str) -> Callable[..., jax.Array]:
     return forward
 
 
-def forward_for(kind: str, mlp: MLPConfig) -> Callable[..., jax.Array]:
+def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32"
+                ) -> Callable[..., jax.Array]:
     """The forward function of model ``kind`` ("scratch" or "concise") with ``mlp.noise``: the
-    dropout models of the chapter, or for any other noise :func:`noise_forward` for both kinds."""
+    dropout models of the chapter, or for any other noise :func:`noise_forward` for both kinds;
+    in ``precision`` ("float32", or "mixed_bfloat16" for the dropout models)."""
     if mlp.noise != "dropout":
+        if precision != "float32":
+            raise ValueError(_checks.invalid(
+                "precision", f"'float32' with noise {mlp.noise!r} in JAX (mixed_bfloat16 runs "
+                "the dropout models)", precision))
         return noise_forward(mlp.noise)
-    return scratch_forward if kind == "scratch" else concise_forward(concise_module(mlp))
+    if kind == "concise":
+        return concise_forward(concise_module(mlp, precision))
+    if precision == "mixed_bfloat16":
+        return partial(scratch_forward, matmul=mixed.matmul)
+    return scratch_forward
 
 
 def sgd_step(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y: jax.Array,

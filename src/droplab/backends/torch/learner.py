@@ -19,6 +19,10 @@ Randomness comes only from ``config.seed``: the init, each epoch's permutation
 (:func:`droplab.data.epoch_seed`); concise dropout uses the global RNG, so an epoch runs inside
 ``torch.random.fork_rng`` seeded with the epoch seed, leaving the caller's RNG untouched.
 
+Precision: ``config.precision == "mixed_bfloat16"`` keeps the data resident in bfloat16 and
+runs the hidden layers' products in bfloat16 (:class:`~droplab.backends.torch.manual.ManualMLP`'s
+``compute``; the autograd engine under ``torch.autocast``); parameters and updates stay float32.
+
 Threads: by default each epoch of the manual engine runs with the faster of torch's thread count
 and one thread, measured on its first steps (:mod:`droplab.backends.torch.threads`); results do
 not depend on the choice.
@@ -77,17 +81,19 @@ class TorchLearner:
         self.config, self.low_memory = config, low_memory
         self.device = torch.device(device)
         self.mlp = config.mlp
+        self.mixed = config.precision == "mixed_bfloat16"
+        self.compute = torch.bfloat16 if self.mixed else torch.float32
         dev = self.device
-        self.train_x = torch.as_tensor(np.ascontiguousarray(data.train_x, np.float32)).to(dev)
+        self.train_x = self._input(data.train_x)
         self.train_y = torch.as_tensor(np.ascontiguousarray(data.train_y, np.int64)).to(dev)
-        self.val_x = torch.as_tensor(np.ascontiguousarray(data.val_x, np.float32)).to(dev)
+        self.val_x = self._input(data.val_x)
         self.val_y = torch.as_tensor(np.ascontiguousarray(data.val_y, np.int64)).to(dev)
         self.params = M.init_params(self.mlp, self.train_x.shape[1], config.seed, dev)
         self.module: M.ConciseMLP | None = None
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        self.manual = ManualMLP(self.params, self.mlp, config.batch_size)
+        self.manual = ManualMLP(self.params, self.mlp, config.batch_size, self.compute)
         self.optimizer: torch.optim.Optimizer | None = None
         if self.engine == "autograd":
             for t in self.params.values():
@@ -144,13 +150,20 @@ class TorchLearner:
             self.module.train()
 
         def step(X: torch.Tensor, y: torch.Tensor, total: torch.Tensor) -> None:
-            loss = F.cross_entropy(self._logits(X, True, gen, rates), y)
+            with self._autocast():
+                loss = F.cross_entropy(self._logits(X, True, gen, rates), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total.add_(loss.detach(), alpha=len(y))
 
         return step
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bfloat16 products for autograd's ops in mixed precision; nothing in float32."""
+        if not self.mixed:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _noise_rates(self, epoch: int | None) -> tuple[float, float]:
         """The hidden layers' noise rates: the configured ones, or in training epoch ``epoch``
@@ -202,7 +215,9 @@ class TorchLearner:
         return loss.item() / n, correct.item() / n
 
     def _input(self, x: Any) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(x, np.float32)).to(self.device)
+        """``x`` on the device in the dtype the first layer multiplies (float32 or bfloat16)."""
+        X = torch.as_tensor(np.ascontiguousarray(x, np.float32)).to(self.device)
+        return X.to(self.compute)
 
     @torch.no_grad()
     def predict(self, x: np.ndarray, *, training: bool = False,
@@ -212,15 +227,15 @@ class TorchLearner:
         X = self._input(x)
         if not training:
             return self.manual.logits(X).cpu().numpy()
-        with self._rng(seed) as gen:
-            return self._logits(X, True, gen).cpu().numpy()
+        with self._rng(seed) as gen, self._autocast():
+            return self._logits(X, True, gen).float().cpu().numpy()
 
     @torch.no_grad()
     def activations(self, x: np.ndarray, *, training: bool = False,
                     seed: int | None = None) -> dict[str, np.ndarray]:
         """h1, h2 (after ReLU) and h1_dropped, h2_dropped (after dropout when ``training``)."""
         X = self._input(x)
-        with self._rng(seed) as gen:
+        with self._rng(seed) as gen, self._autocast():
             if self.module is not None:
                 self.module.train(training)
                 h = self.module.hidden(X)
@@ -229,7 +244,7 @@ class TorchLearner:
                 h.pop("logits")
             else:
                 h = M.scratch_hidden(self.params, X, self.mlp, training, gen)
-        return {k: v.cpu().numpy() for k, v in h.items()}
+        return {k: v.float().cpu().numpy() for k, v in h.items()}
 
     # -- checkpoints ---------------------------------------------------------------------------
 
