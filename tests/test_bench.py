@@ -10,16 +10,26 @@ import pytest
 
 from droplab.bench import report, training
 
-SECONDS = {"scratch": [4.0, 5.0, 6.0], "concise": [7.0, 8.0, 9.0], "idiomatic": [12.0, 10.0, 11.0]}
+SECONDS = {"scratch": [4.0, 5.0, 6.0], "concise": [7.0, 8.0, 9.0], "idiomatic": [12.0, 10.0, 11.0],
+           "scratch-mixed": [2.0, 3.0, 4.0]}
+
+
+def _auto(monkeypatch, picked: str) -> None:
+    """Make --precision auto resolve to ``picked`` whatever this machine's CPU has."""
+    monkeypatch.setattr(training._precision, "resolve",
+                        lambda precision, backend, device="cpu": picked)
 
 
 @pytest.fixture
 def fake_runs(monkeypatch):
     calls: list[tuple[str, int]] = []
+    _auto(monkeypatch, "float32")
 
-    def droplab_run(name, data, *, epochs, seed, device="cpu", model="scratch"):
-        calls.append((model, seed))
-        return {"seconds": SECONDS[model][seed], "val_acc": 0.85, "train_loss": 0.4}
+    def droplab_run(name, data, *, epochs, seed, device="cpu", model="scratch",
+                    precision="float32"):
+        key = model if precision == "float32" else f"{model}-mixed"
+        calls.append((key, seed))
+        return {"seconds": SECONDS[key][seed], "val_acc": 0.85, "train_loss": 0.4}
 
     def idiomatic_run(name, data, *, epochs, seed, device="cpu"):
         calls.append(("idiomatic", seed))
@@ -37,10 +47,28 @@ def test_compare_rotates_the_order_and_reports_medians_and_ratios(fake_runs):
                          ("concise", 1), ("idiomatic", 1), ("scratch", 1),
                          ("idiomatic", 2), ("scratch", 2), ("concise", 2)]
     assert (row["droplab_s"], row["droplab_concise_s"], row["idiomatic_s"]) == (5.0, 8.0, 11.0)
+    assert row["precision"] == "float32"
+    assert row["droplab_float32_s"] is None and row["speedup_float32"] is None
     assert row["speedup"] == pytest.approx(11 / 5)
     assert row["speedup_concise"] == pytest.approx(11 / 8)
     assert row["droplab_val_acc"] == pytest.approx(0.85)
     assert row["idiomatic_val_acc"] == pytest.approx(0.84)
+
+
+def test_compare_times_float32_beside_mixed_when_auto_picks_mixed(fake_runs, monkeypatch):
+    _auto(monkeypatch, "mixed_bfloat16")
+    row = training.compare("torch", None, epochs=10, repeats=2, log=lambda *_: None)
+    # droplab train's run (mixed), the same in float32, concise in float32, idiomatic; rotating.
+    assert fake_runs == [("scratch-mixed", 0), ("scratch", 0), ("concise", 0), ("idiomatic", 0),
+                         ("scratch", 1), ("concise", 1), ("idiomatic", 1), ("scratch-mixed", 1)]
+    assert row["precision"] == "mixed_bfloat16"
+    assert (row["droplab_s"], row["droplab_float32_s"]) == (2.5, 4.5)
+    assert row["speedup"] == pytest.approx(11 / 2.5)
+    assert row["speedup_float32"] == pytest.approx(11 / 4.5)
+    text = report.markdown({"command": "droplab bench", "machine": "x86_64, 2 CPU",
+                            "date": "2026-12-02", "training": [row]})
+    assert ("| torch | cpu | mixed_bfloat16 | 2.50 | 4.50 | 7.50 | 11.00 | 4.40x | 2.44x | "
+            "1.47x | 0.8500 | 0.8500 | 0.8500 | 0.8400 |") in text
 
 
 def test_markdown_table_names_the_command_and_the_fastest_pair(fake_runs):
@@ -50,6 +78,7 @@ def test_markdown_table_names_the_command_and_the_fastest_pair(fake_runs):
                             "date": "2026-12-01", "epochs": 10, "repeats": 3,
                             "training": rows, "micro": [], "memory": []})
     assert "Produced by `droplab bench --repeats 3` on x86_64, 2 CPU (2026-12-01)." in text
-    assert "| torch | cpu | 5.00 | 8.00 | 11.00 | 2.20x | 1.38x | 0.8500 | 0.8500 | 0.8400 |" in text
+    assert ("| torch | cpu | float32 | 5.00 | - | 8.00 | 11.00 | 2.20x | - | 1.38x | 0.8500 | - | "
+            "0.8500 | 0.8400 |") in text
     assert ("Fastest droplab backend: jax (4.50 s); fastest idiomatic loop: jax (9.00 s); "
             "ratio 0.50.") in text

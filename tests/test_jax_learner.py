@@ -316,3 +316,44 @@ def test_idiomatic_flax_loop_runs_one_epoch_on_2k(full):
     assert result["seconds"] > 0
     assert 0.2 <= result["val_acc"] <= 1.0  # chance is 0.1; 8 SGD steps reach 0.54-0.58
     assert math.isfinite(result["train_loss"]) and 0.5 < result["train_loss"] < 2.5
+
+
+def test_mixed_matmul_has_float32_results_and_bfloat16_rounded_gradients():
+    """droplab.backends.jax.mixed.matmul: the product and both gradients equal float32 products
+    of the bfloat16-rounded operands (accumulated in float32), with float32 results."""
+    from droplab.backends.jax import mixed
+
+    kx, kw, kg = jax.random.split(jax.random.PRNGKey(0), 3)
+    x = jax.random.normal(kx, (64, 48))
+    w = jax.random.normal(kw, (48, 32))
+    g = jax.random.normal(kg, (64, 32))
+    r = lambda a: np.asarray(a.astype(jnp.bfloat16).astype(jnp.float32), np.float64)
+    y, vjp = jax.vjp(mixed.matmul, x, w)
+    dx, dw = vjp(g)
+    assert y.dtype == dx.dtype == dw.dtype == jnp.float32
+    # float64 references of the rounded operands; float32 accumulation adds ~1e-6 relative.
+    np.testing.assert_allclose(y, r(x) @ r(w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, r(g) @ r(w).T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, r(x).T @ r(g), rtol=1e-5, atol=1e-5)
+    # Flax's Dense calls it through dot_general with its own dimension numbers.
+    dense = mixed.dot_general(x, w, (((1,), (0,)), ((), ())))
+    np.testing.assert_array_equal(dense, y)
+
+
+@pytest.mark.parametrize("kind", ["scratch", "concise"])
+def test_mixed_bfloat16_learns_like_float32(small, kind):
+    f32 = jb.learner(config(kind), small)
+    mixed = jb.learner(TrainConfig(backend="jax", model=kind, precision="mixed_bfloat16"), small)
+    losses = {n: [lr.train_epoch(e) for e in range(2)] for n, lr in (("f32", f32), ("mx", mixed))}
+    assert losses["mx"][1] == pytest.approx(losses["f32"][1], rel=4e-3)
+    (l32, a32), (lmx, amx) = f32.evaluate(), mixed.evaluate()
+    assert lmx == pytest.approx(l32, rel=5e-3) and abs(amx - a32) <= 0.0125
+    assert all(v.dtype == np.float32 for v in mixed.state_dict().values())
+
+
+def test_mixed_bfloat16_is_refused_for_the_other_noises(tiny):
+    cfg = TrainConfig(backend="jax", precision="mixed_bfloat16",
+                      mlp=MLPConfig(noise="gaussian_dropout"))
+    with pytest.raises(ValueError, match=r"^Invalid value for `precision`: expected 'float32' "
+                                         r"with noise 'gaussian_dropout'"):
+        jb.learner(cfg, tiny)

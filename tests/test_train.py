@@ -133,3 +133,23 @@ def test_cli_resume_of_a_missing_run_is_one_line(fake, tmp_path, capsys, monkeyp
     assert main(["train", "--out", str(tmp_path / "nothing"), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("droplab: error: Cannot resume:")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cli_records_the_resolved_precision_and_resume_keeps_it(fake, tmp_path, monkeypatch,
+                                                                native, capsys):
+    """--precision auto becomes a concrete precision in config.json; a resume on a machine
+    that would resolve differently continues in the run's own precision."""
+    from droplab import precision
+    from droplab.cli import common
+
+    monkeypatch.setattr(common, "load_arrays", lambda d: DATA)
+    monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    picked = "mixed_bfloat16" if native else "float32"
+    assert json.loads((out / "config.json").read_text())["precision"] == picked
+    monkeypatch.setattr(precision, "native_bf16", lambda: not native)
+    assert main(["train", "--epochs", "3", "--out", str(out), "--resume", "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["precision"] == picked
+    assert len(json.loads((out / "metrics.json").read_text())) == 3

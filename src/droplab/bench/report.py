@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def _acc(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
@@ -17,22 +29,29 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results.get('epochs', 10)} epochs on Fashion-MNIST, train + per-epoch evaluation on the "
         f"10,000 test images; data already in memory; wall-clock seconds, median of "
         f"{results.get('repeats', 3)} rotating runs per column in one session, seeds 0, 1, 2. "
-        f"*droplab* is `droplab train` (its default scratch model: droplab's dropout kernel), "
-        f"*droplab concise* the same loop with the framework's own dropout op, *idiomatic* the "
-        f"framework's usual loop with its `Dropout` layer (`src/droplab/bench/idiomatic_*.py`). "
-        f"Accuracies are means over the runs."),
+        f"*droplab* is `droplab train` as it runs by default: its scratch model (droplab's "
+        f"dropout kernel) in the precision `--precision auto` picks here (*precision*; "
+        f"mixed_bfloat16 = bfloat16 products with float32 accumulation and parameters, on CPUs "
+        f"with native bfloat16 instructions); *droplab float32* the same run in float32 (where "
+        f"auto picked mixed_bfloat16); *droplab concise* the same loop in float32 with the "
+        f"framework's own dropout op; *idiomatic* the framework's usual loop in float32 with its "
+        f"`Dropout` layer (`src/droplab/bench/idiomatic_*.py`). Speed-ups are the idiomatic "
+        f"median over each droplab median; accuracies are means over the runs."),
         "",
-        ("| backend | device | droplab (s) | droplab concise (s) | idiomatic (s) | speed-up | "
-        "speed-up concise | droplab val acc | concise val acc | idiomatic val acc |"),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ("| backend | device | precision | droplab (s) | droplab float32 (s) | droplab concise (s) "
+         "| idiomatic (s) | speed-up | speed-up float32 | speed-up concise | droplab val acc | "
+         "float32 val acc | concise val acc | idiomatic val acc |"),
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     training = results.get("training", [])
     for r in training:
         lines.append(
-            f"| {r['backend']} | {r['device']} | {r['droplab_s']:.2f} | "
-            f"{r['droplab_concise_s']:.2f} | {r['idiomatic_s']:.2f} | {r['speedup']:.2f}x | "
-            f"{r['speedup_concise']:.2f}x | {r['droplab_val_acc']:.4f} | "
-            f"{r['droplab_concise_val_acc']:.4f} | {r['idiomatic_val_acc']:.4f} |"
+            f"| {r['backend']} | {r['device']} | {r.get('precision', 'float32')} | "
+            f"{_num(r['droplab_s'])} | {_num(r.get('droplab_float32_s'))} | "
+            f"{_num(r['droplab_concise_s'])} | {_num(r['idiomatic_s'])} | "
+            f"{_x(r['speedup'])} | {_x(r.get('speedup_float32'))} | {_x(r['speedup_concise'])} | "
+            f"{_acc(r['droplab_val_acc'])} | {_acc(r.get('droplab_float32_val_acc'))} | "
+            f"{_acc(r['droplab_concise_val_acc'])} | {_acc(r['idiomatic_val_acc'])} |"
         )
     if training:
         fastest_ours = min(training, key=lambda r: r["droplab_s"])

@@ -1,9 +1,13 @@
 """droplab's training path vs the framework's idiomatic loop: same model, data, seed, budget.
 
-droplab's path is timed for both of its models: ``scratch`` (what ``droplab train`` runs by
-default: droplab's own dropout kernel) and ``concise`` (the framework's own dropout op inside
-droplab's loop). Both are the chapter's 784-256-256-10 MLP with dropout 0.5/0.5, as is the
-idiomatic loop (the framework's ``Dropout`` layer); the headline ratio is for ``droplab train``.
+droplab's path is timed as ``droplab train`` runs it by default: the ``scratch`` model (droplab's
+own dropout kernel) in the precision ``--precision auto`` picks on this machine
+(:func:`droplab.precision.resolve`). Where that is mixed_bfloat16, the same run in float32 is
+timed too, so the table shows what the precision buys and what the rest of droplab's loop buys.
+``droplab_concise`` is the ``concise`` model (the framework's own dropout op inside droplab's
+loop) in float32. All are the chapter's 784-256-256-10 MLP with dropout 0.5/0.5, as is the
+idiomatic loop (float32, the framework's ``Dropout`` layer); the headline ratio is for
+``droplab train``.
 """
 
 from __future__ import annotations
@@ -13,18 +17,26 @@ import statistics
 import time
 from typing import Any
 
+from droplab import precision as _precision
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 
-RUNNERS = ("droplab", "droplab_concise", "idiomatic")
+# runner -> (model, precision; None: droplab train's "auto"), or "idiomatic".
+RUNNERS: dict[str, tuple[str, str | None] | None] = {
+    "droplab": ("scratch", None),
+    "droplab_float32": ("scratch", "float32"),
+    "droplab_concise": ("concise", "float32"),
+    "idiomatic": None,
+}
 
 
 def droplab_run(name: str, data: Arrays, *, epochs: int, seed: int, device: str = "cpu",
-                model: str = "scratch") -> dict:
+                model: str = "scratch", precision: str = "float32") -> dict:
     """Time `droplab train`'s path (learner set-up included, data already in memory)."""
     from droplab.train import fit
 
-    config = TrainConfig(backend=name, model=model, epochs=epochs, seed=seed, mlp=MLPConfig())
+    config = TrainConfig(backend=name, model=model, epochs=epochs, seed=seed, mlp=MLPConfig(),
+                         precision=precision)
     t0 = time.perf_counter()
     result = fit(config, data, None, device=device, quiet=True)
     seconds = time.perf_counter() - t0
@@ -40,33 +52,50 @@ def idiomatic_run(name: str, data: Arrays, *, epochs: int, seed: int, device: st
     return module.run(data, **kwargs)
 
 
+def runners(name: str, device: str = "cpu") -> dict[str, tuple[str, str] | None]:
+    """The runs to time for backend ``name``: droplab_float32 only where ``droplab train``'s
+    precision is not float32 already."""
+    auto = _precision.resolve("auto", name, device)
+    out: dict[str, tuple[str, str] | None] = {}
+    for who, spec in RUNNERS.items():
+        if spec is None:
+            out[who] = None
+        elif who != "droplab_float32" or auto != "float32":
+            out[who] = (spec[0], spec[1] or auto)
+    return out
+
+
 def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed: int = 0,
             device: str = "cpu", log=print) -> dict[str, Any]:
-    """Alternate droplab (both models) and idiomatic runs ``repeats`` times; report medians and
-    the ratios."""
-    runs: dict[str, list[dict]] = {who: [] for who in RUNNERS}
+    """Alternate the runners ``repeats`` times; report medians, mean accuracies and the ratios
+    of the idiomatic loop's median to each of droplab's."""
+    plan = runners(name, device)
+    names = list(plan)
+    runs: dict[str, list[dict]] = {who: [] for who in names}
     for r in range(repeats):
         # Rotate who goes first so that drift in machine load hits all alike.
-        order = RUNNERS[r % 3:] + RUNNERS[:r % 3]
-        for who in order:
+        k = r % len(names)
+        for who in names[k:] + names[:k]:
             kwargs: dict[str, Any] = {"epochs": epochs, "seed": seed + r, "device": device}
-            if who == "idiomatic":
+            spec = plan[who]
+            if spec is None:
                 res = idiomatic_run(name, data, **kwargs)
             else:
-                res = droplab_run(name, data, model="concise" if who.endswith("concise")
-                                  else "scratch", **kwargs)
+                res = droplab_run(name, data, model=spec[0], precision=spec[1], **kwargs)
             runs[who].append(res)
             log(f"  {name:<10} {who:<15} run {r + 1}/{repeats}: {res['seconds']:6.2f} s  "
                 f"val_acc {res['val_acc']:.4f}")
     med = {k: statistics.median(x["seconds"] for x in v) for k, v in runs.items()}
     acc = {k: statistics.mean(x["val_acc"] for x in v) for k, v in runs.items()}
-    return {
+    row: dict[str, Any] = {
         "backend": name, "device": device, "epochs": epochs, "repeats": repeats,
-        "droplab_s": med["droplab"], "droplab_concise_s": med["droplab_concise"],
-        "idiomatic_s": med["idiomatic"],
-        "speedup": med["idiomatic"] / med["droplab"],
-        "speedup_concise": med["idiomatic"] / med["droplab_concise"],
-        "droplab_val_acc": acc["droplab"], "droplab_concise_val_acc": acc["droplab_concise"],
-        "idiomatic_val_acc": acc["idiomatic"],
-        "runs": runs,
+        "precision": plan["droplab"][1],  # type: ignore[index]
     }
+    for who in RUNNERS:
+        row[f"{who}_s"] = med.get(who)
+        row[f"{who}_val_acc"] = acc.get(who)
+    for who, key in (("droplab", "speedup"), ("droplab_float32", "speedup_float32"),
+                     ("droplab_concise", "speedup_concise")):
+        row[key] = med["idiomatic"] / med[who] if who in med else None
+    row["runs"] = runs
+    return row

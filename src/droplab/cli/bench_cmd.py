@@ -75,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
             row = compare(name, data, epochs=args.epochs, repeats=args.repeats,
                           device=args.device)
             results["training"].append(row)
-            print(f"  {name}: droplab {row['droplab_s']:.2f} s (concise "
+            f32 = (f", float32 {row['droplab_float32_s']:.2f} s"
+                   if row.get("droplab_float32_s") is not None else "")
+            print(f"  {name}: droplab {row['droplab_s']:.2f} s ({row['precision']}{f32}, concise "
                   f"{row['droplab_concise_s']:.2f} s) vs idiomatic {row['idiomatic_s']:.2f} s -> "
-                  f"{row['speedup']:.2f}x ({row['speedup_concise']:.2f}x)", flush=True)
+                  f"{row['speedup']:.2f}x (concise {row['speedup_concise']:.2f}x)", flush=True)
     _io.write_json(args.json, results)
     if str(args.doc) != "-":
         from droplab.bench.report import markdown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from droplab import precision
 from droplab.cli import common
 from droplab.config import MODELS, MLPConfig, TrainConfig
 
@@ -23,6 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--precision", choices=precision.CHOICES, default="auto",
+                   help="float32, or mixed_bfloat16 (bfloat16 products, float32 parameters; "
+                        "torch and jax); auto (default): mixed_bfloat16 on a CPU with native "
+                        "bfloat16 instructions (AVX512_BF16, AMX, Arm BF16), else float32")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
     p.add_argument("--resume", action="store_true",
@@ -36,7 +41,25 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     mlp = MLPConfig(dropout_1=args.dropout1, dropout_2=args.dropout2, lr=args.lr,
                     weight_decay=args.weight_decay)
     return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
-                       batch_size=args.batch_size, seed=args.seed, mlp=mlp)
+                       batch_size=args.batch_size, seed=args.seed, mlp=mlp,
+                       precision=resolve_precision(args))
+
+
+def resolve_precision(args: argparse.Namespace) -> str:
+    """``--precision``, with "auto" resolved: for ``--resume``, the run folder's own precision
+    (so a run continues as it started), else what this machine and backend run fastest."""
+    if args.precision == "auto" and args.resume:
+        saved = out_dir(args) / "config.json"
+        if saved.exists():
+            try:
+                return str(TrainConfig.load(saved).precision)
+            except (OSError, ValueError, TypeError):
+                pass  # fit's resume check reports the broken folder
+    return precision.resolve(args.precision, args.backend, args.device)
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    return args.out or Path("runs") / f"{args.backend}-{args.model}-seed{args.seed}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return common.delegate(args.argv)
     from droplab.train import fit
 
-    out = args.out or Path("runs") / f"{config.backend}-{config.model}-seed{config.seed}"
+    out = out_dir(args)
     data = common.load_arrays(args.data_dir)
     result = fit(config, data, out, device=args.device, resume=args.resume, quiet=args.quiet)
     if result.status == "interrupted":
@@ -54,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if not args.quiet:
         last = result.final
-        print(f"{config.backend}/{config.model}: val_acc {last.val_acc:.4f}  val_loss "
+        print(f"{config.backend}/{config.model} ({config.precision}): val_acc {last.val_acc:.4f}  val_loss "
               f"{last.val_loss:.4f}  train_loss {last.train_loss:.4f}  "
               f"({result.train_seconds:.1f} s training) -> {out}")
     return 0

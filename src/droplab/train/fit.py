@@ -68,7 +68,10 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
         done = _prepare(out_dir, config, resume, learner)
     setup = time.perf_counter() - t0
 
-    progress = Progress(config.epochs, len(done), f"{config.backend}/{config.model}", quiet)
+    label = f"{config.backend}/{config.model}"
+    if config.precision != "float32":
+        label += f" {config.precision}"
+    progress = Progress(config.epochs, len(done), label, quiet)
     history = list(done)
     status = "interrupted"
     train_seconds = sum(e.seconds for e in history)
@@ -109,8 +112,9 @@ def format_epoch(e: Epoch, total: int) -> str:
 
 def describe(config: TrainConfig) -> str:
     m = config.mlp
-    return (f"{config.backend} {config.model}: dropout {m.dropout_1}/{m.dropout_2}, lr {m.lr}, "
+    text = (f"{config.backend} {config.model}: dropout {m.dropout_1}/{m.dropout_2}, lr {m.lr}, "
             f"batch {config.batch_size}, seed {config.seed}")
+    return text if config.precision == "float32" else f"{text}, {config.precision}"
 
 
 def _prepare(out_dir: Path, config: TrainConfig, resume: bool, learner: object) -> list[Epoch]:
