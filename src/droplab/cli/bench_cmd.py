@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             _merge(results, _delegate(name, args))
             continue
         backends.get(name)  # a clear error now if the framework is missing
+        common.prepare(name)
         print(f"== {name} ==", flush=True)
         if not args.skip_micro:
             from droplab.bench import micro

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             if code != 0:
                 return code
             continue
+        common.prepare(name)
         print(f"\n== {name} ==")
         show_examples(name, args.seed)
         if data is None:

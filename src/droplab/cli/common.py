@@ -23,6 +23,15 @@ def load_arrays(data_dir: Path | None):
     return data.arrays(data_dir)
 
 
+def prepare(backend: str) -> None:
+    """Process-wide settings droplab's commands use for ``backend``: JAX's persistent compilation
+    cache (:mod:`droplab.backends.jax.compile_cache`), so a second run compiles nothing."""
+    if backend == "jax" and backends.installed("jax"):
+        from droplab.backends.jax import compile_cache
+
+        compile_cache.enable()
+
+
 def runs_elsewhere(backend: str) -> bool:
     """True when ``backend`` is MXNet and MXNet lives in its own environment, not this one."""
     return backend == "mxnet" and not backends.installed("mxnet")

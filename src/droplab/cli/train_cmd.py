@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return common.delegate(args.argv)
     from droplab.train import fit
 
+    common.prepare(config.backend)
     out = out_dir(args)
     data = common.load_arrays(args.data_dir)
     result = fit(config, data, out, device=args.device, resume=args.resume, quiet=args.quiet)

@@ -6,6 +6,11 @@ float32 result (``preferred_element_type``) it calls oneDNN's bfloat16 kernel (0
 with AVX512_BF16). JAX's own transpose rule would give the backward products bfloat16 results, so
 :func:`matmul` carries a custom VJP whose three products all take the fast path. The residuals it
 saves for the backward pass are the bfloat16 operands: half the memory of float32 ones.
+
+On this project's CPU that fast path is taken only for products without a transposed operand
+(``x @ w`` 0.36 ms, but ``x.T @ e`` for the weight gradient 0.77 ms, float32 0.67 ms), so a whole
+training epoch is no faster than in float32 (0.53 s both); ``--precision auto`` therefore keeps
+JAX in float32, and mixed_bfloat16 is there for accelerators and for its halved residuals.
 """
 
 from __future__ import annotations
