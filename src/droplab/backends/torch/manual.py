@@ -78,41 +78,42 @@ class ManualMLP:
         dev = self.W1.device
         self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
 
-    def _hidden(self) -> tuple[torch.Tensor, ...]:
-        """W1, b1, W2, b2 in the compute dtype (the parameters themselves in float32)."""
-        ps = (self.W1, self.b1, self.W2, self.b2)
+    def _weights(self) -> tuple[torch.Tensor, ...]:
+        """W1, b1, W2, b2, W3, b3 in the compute dtype (the parameters themselves in float32)."""
+        ps = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
         return ps if self.compute == self.W1.dtype else tuple(t.to(self.compute) for t in ps)
 
-    def _update(self, W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float) -> None:
-        """W <- decay * W + alpha * A @ B (one fused product when A has W's dtype)."""
-        if A.dtype == W.dtype:
+    def _update(self, W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float,
+                transposed: bool = False) -> None:
+        """W <- decay * W + alpha * A @ B, or ``(A @ B).T`` when ``transposed`` (one fused product
+        when A has W's dtype and no transpose)."""
+        if A.dtype == W.dtype and not transposed:
             W.addmm_(A, B, beta=self.decay, alpha=alpha)
             return
         if self.decay != 1.0:
             W.mul_(self.decay)
-        W.add_(torch.mm(A, B), alpha=alpha)
+        G = torch.mm(A, B)
+        W.add_(G.t() if transposed else G, alpha=alpha)
 
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
         """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
         B = X.shape[0]
-        W1, b1, W2, b2 = self._hidden()
+        W1, b1, W2, b2, W3, b3 = self._weights()
         D1, f1, g1 = drop(torch.addmm(b1, X, W1.t()).relu_(), self.p1)  # (B, h1)
         D2, f2, g2 = drop(torch.addmm(b2, D1, W2.t(), alpha=f1).relu_(), self.p2)
-        D2o = D2.to(self.W3.dtype)  # the output layer's input, in the parameters' dtype
-        Z3 = torch.addmm(self.b3, D2o, self.W3.t(), alpha=f2)  # (B, out)
-        G3 = torch.log_softmax(Z3, 1)
-        total.sub_(G3.gather(1, y.unsqueeze(1)).sum())
+        # Logits in the compute dtype (as autocast's linear gives them), loss in float32.
+        G3 = torch.log_softmax(torch.addmm(b3, D2, W3.t(), alpha=f2).float(), 1)  # (B, out)
+        y1 = y.unsqueeze(1)
+        total.add_(F.nll_loss(G3, y, reduction="sum"))
         # softmax - onehot: the per-example gradient of cross-entropy wrt the logits.
-        G3.exp_().scatter_add_(1, y.unsqueeze(1), self._neg_ones[:B])
+        G3 = G3.exp_().scatter_add_(1, y1, self._neg_ones[:B]).to(self.compute)
         c = self.lr / B  # mean over the batch, times the learning rate
-        E2 = _relu_grad(torch.mm(G3, self.W3).to(D2.dtype), D2, 0.0)  # from the old W3
+        E2 = _relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3
         # (D2.T @ G3).T, not G3.T @ D2: for this skinny product MKL splits the summed (batch)
         # dimension across threads, which would make results depend on the thread count.
-        if self.decay != 1.0:
-            self.W3.mul_(self.decay)
-        self.W3.add_(torch.mm(D2o.t(), G3).t(), alpha=-c * f2)
-        self.b3.add_(G3.sum(0), alpha=-c)
+        self._update(self.W3, D2.t(), G3, -c * f2, transposed=True)
+        self.b3.add_(G3.sum(0, dtype=self.b3.dtype), alpha=-c)
         E1 = _relu_grad(torch.mm(E2, W2), D1, 0.0)  # from the old W2
         self._update(self.W2, E2.t(), D1, -c * g2 * f1)
         self.b2.add_(E2.sum(0, dtype=self.b2.dtype), alpha=-c * g2)
@@ -121,8 +122,8 @@ class ManualMLP:
 
     @torch.no_grad()
     def logits(self, X: torch.Tensor) -> torch.Tensor:
-        """Evaluation forward pass (no dropout), in the parameters' dtype."""
-        W1, b1, W2, b2 = self._hidden()
+        """Evaluation forward pass (no dropout); float32 logits."""
+        W1, b1, W2, b2, W3, b3 = self._weights()
         H1 = torch.addmm(b1, X.to(self.compute), W1.t()).relu_()
-        H2 = torch.addmm(b2, H1, W2.t()).relu_().to(self.W3.dtype)
-        return torch.addmm(self.b3, H2, self.W3.t())
+        H2 = torch.addmm(b2, H1, W2.t()).relu_()
+        return torch.addmm(b3, H2, W3.t()).float()
