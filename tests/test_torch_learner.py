@@ -323,3 +323,32 @@ def test_mixed_bfloat16_engines_agree_and_results_do_not_depend_on_threads(tiny)
     assert runs[0][0] == runs[1][0]
     for k, v in runs[0][1].items():
         np.testing.assert_array_equal(v, runs[1][1][k], err_msg=k)
+
+
+def test_flat_mixed_step_matches_the_per_parameter_mixed_step(tiny):
+    """FlatMixedMLP (one buffer, one cast, one add_) rounds where ManualMLP(compute=bfloat16)
+    does, bar the bias gradients' sums (bfloat16 here): same masks, nearly the same run; and the
+    learner's parameter tensors become views of its buffer, so checkpoints see every update."""
+    from droplab.backends.torch.manual import ManualMLP, scratch_drop
+    from droplab.backends.torch.mixed import FlatMixedMLP
+
+    cfg = TrainConfig(backend="torch", precision="mixed_bfloat16")
+    flat = tb.learner(cfg, tiny)
+    assert isinstance(flat.manual, FlatMixedMLP)
+    per_param = tb.learner(cfg, tiny)
+    per_param.manual = ManualMLP(per_param.params, cfg.mlp, 256, torch.bfloat16)
+    for epoch in range(2):
+        assert flat.train_epoch(epoch) == pytest.approx(per_param.train_epoch(epoch), rel=1e-3)
+    for k, v in flat.state_dict().items():
+        np.testing.assert_allclose(v, per_param.state_dict()[k], rtol=0.02, atol=2e-3, err_msg=k)
+    master = flat.manual._master
+    assert all(t.untyped_storage().data_ptr() == master.untyped_storage().data_ptr()
+               for t in flat.params.values())
+    state = flat.state_dict()
+    flat.load_state_dict({k: np.zeros_like(v) for k, v in state.items()})
+    assert float(master.abs().max()) == 0.0
+    flat.load_state_dict(state)
+    drop = scratch_drop(None)
+    X, y = flat.train_x[:8], flat.train_y[:8]
+    flat.manual.step(X, y, drop, torch.zeros(()))
+    assert not np.array_equal(flat.state_dict()["lin1.weight"], state["lin1.weight"])

@@ -42,6 +42,7 @@ from droplab import _checks
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
 from droplab.backends.torch.manual import ManualMLP, concise_drop, scratch_drop
+from droplab.backends.torch.mixed import FlatMixedMLP
 from droplab.backends.torch.threads import ThreadTuner, using
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
@@ -93,7 +94,8 @@ class TorchLearner:
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        self.manual = ManualMLP(self.params, self.mlp, config.batch_size, self.compute)
+        mlp_step = FlatMixedMLP if self.mixed else ManualMLP
+        self.manual = mlp_step(self.params, self.mlp, config.batch_size, self.compute)
         self.optimizer: torch.optim.Optimizer | None = None
         if self.engine == "autograd":
             for t in self.params.values():
