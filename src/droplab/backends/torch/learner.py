@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from droplab import _checks
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
-from droplab.backends.torch.manual import ManualMLP, concise_drop, scratch_drop
+from droplab.backends.torch.manual import Drop, ManualMLP, concise_drop
+from droplab.backends.torch.mask_stream import MaskStream
 from droplab.backends.torch.mixed import FlatMixedMLP
 from droplab.backends.torch.threads import ThreadTuner, using
 from droplab.config import TrainConfig
@@ -128,7 +129,7 @@ class TorchLearner:
         order = torch.from_numpy(epoch_permutation(self.config.seed, epoch, n)).to(self.device)
         total = torch.zeros((), device=self.device)
         with self._rng(epoch_seed(self.config.seed, epoch)) as gen, using(self._threads):
-            step = (self._manual_step(gen) if self.engine == "manual"
+            step = (self._manual_step(gen, n) if self.engine == "manual"
                     else self._autograd_step(gen, rates))
 
             def batch(start: int) -> None:
@@ -141,8 +142,15 @@ class TorchLearner:
     def _eval_threads(self) -> int | None:
         return self._threads if self._threads is not None else self.tuner.threads()
 
-    def _manual_step(self, gen: torch.Generator | None) -> Any:
-        drop = scratch_drop(gen) if self.config.model == "scratch" else concise_drop
+    def _manual_step(self, gen: torch.Generator | None, n: int) -> Any:
+        """The manual engine's step over an epoch of ``n`` examples. Scratch masks come from a
+        :class:`MaskStream` planned for the epoch's batches (the same masks as per-call draws)."""
+        drop: Drop = concise_drop
+        if self.config.model == "scratch":
+            bs = self.config.batch_size
+            drop = MaskStream(gen, [min(bs, n - s) for s in range(0, n, bs)],
+                              (self.mlp.num_hiddens_1, self.mlp.num_hiddens_2),
+                              (self.mlp.dropout_1, self.mlp.dropout_2), self.compute, self.device)
         return lambda X, y, total: self.manual.step(X, y, drop, total)
 
     def _autograd_step(self, gen: torch.Generator | None, rates: tuple[float, float]) -> Any:
