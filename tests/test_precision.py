@@ -21,7 +21,7 @@ def cpu_has_bf16(monkeypatch):
 
 @pytest.mark.parametrize(("native", "backend", "device", "expected"), [
     (True, "torch", "cpu", "mixed_bfloat16"),
-    (True, "jax", "cpu", "float32"),  # mixed is there, but no faster on XLA's CPU back end
+    (True, "jax", "cpu", "mixed_bfloat16"),
     (True, "tensorflow", "cpu", "float32"),  # no mixed learner there
     (True, "mxnet", "cpu", "float32"),
     (True, "torch", "cuda:0", "float32"),  # auto decides for CPUs only
