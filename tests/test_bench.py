@@ -80,5 +80,20 @@ def test_markdown_table_names_the_command_and_the_fastest_pair(fake_runs):
     assert "Produced by `droplab bench --repeats 3` on x86_64, 2 CPU (2026-12-01)." in text
     assert ("| torch | cpu | float32 | 5.00 | - | 8.00 | 11.00 | 2.20x | - | 1.38x | 0.8500 | - | "
             "0.8500 | 0.8400 |") in text
-    assert ("Fastest droplab backend: jax (4.50 s); fastest idiomatic loop: jax (9.00 s); "
+    assert ("From the table: fastest droplab backend: jax (4.50 s); fastest idiomatic loop: jax (9.00 s); "
             "ratio 0.50.") in text
+
+
+def test_headline_alternates_the_two_winners_back_to_back(fake_runs):
+    rows = [training.compare(b, None, repeats=3, log=lambda *_: None) for b in ("torch", "jax")]
+    rows[1] = {**rows[1], "droplab_s": 9.0, "idiomatic_s": 9.5}  # torch wins ours, jax theirs
+    fake_runs.clear()
+    head = training.headline(rows, None, repeats=3, log=lambda *_: None)
+    assert fake_runs == [("scratch", 0), ("idiomatic", 0), ("idiomatic", 1), ("scratch", 1),
+                         ("scratch", 2), ("idiomatic", 2)]
+    assert (head["droplab_backend"], head["idiomatic_backend"]) == ("torch", "jax")
+    assert head["ratio"] == pytest.approx(5 / 11)
+    text = report.markdown({"command": "droplab bench", "machine": "m", "date": "d",
+                            "training": rows, "headline": head})
+    assert ("droplab on torch (float32) 5.00 s vs the idiomatic jax loop 11.00 s; ratio 0.45."
+            in text)

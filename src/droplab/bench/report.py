@@ -58,9 +58,19 @@ def markdown(results: dict[str, Any]) -> str:
         fastest_peer = min(training, key=lambda r: r["idiomatic_s"])
         lines += [
             "",
-            (f"Fastest droplab backend: {fastest_ours['backend']} ({fastest_ours['droplab_s']:.2f} s); "
-            f"fastest idiomatic loop: {fastest_peer['backend']} ({fastest_peer['idiomatic_s']:.2f} s); "
-            f"ratio {fastest_ours['droplab_s'] / fastest_peer['idiomatic_s']:.2f}."),
+            (f"From the table: fastest droplab backend: {fastest_ours['backend']} "
+             f"({fastest_ours['droplab_s']:.2f} s); fastest idiomatic loop: "
+             f"{fastest_peer['backend']} ({fastest_peer['idiomatic_s']:.2f} s); "
+             f"ratio {fastest_ours['droplab_s'] / fastest_peer['idiomatic_s']:.2f}."),
+        ]
+    head = results.get("headline")
+    if head:
+        lines += [
+            "",
+            (f"Fastest against fastest, alternated back to back ({len(head['runs']['droplab'])} "
+             f"runs each, medians): droplab on {head['droplab_backend']} ({head['precision']}) "
+             f"{head['droplab_s']:.2f} s vs the idiomatic {head['idiomatic_backend']} loop "
+             f"{head['idiomatic_s']:.2f} s; ratio {head['ratio']:.2f}."),
         ]
     micro = results.get("micro", [])
     if micro:

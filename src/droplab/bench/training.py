@@ -17,6 +17,7 @@ import statistics
 import time
 from typing import Any
 
+from droplab import backends
 from droplab import precision as _precision
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
@@ -99,3 +100,39 @@ def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed
         row[key] = med["idiomatic"] / med[who] if who in med else None
     row["runs"] = runs
     return row
+
+
+def headline(rows: list[dict[str, Any]], data: Arrays, *, epochs: int = 10, repeats: int = 3,
+             seed: int = 0, device: str = "cpu", log=print) -> dict[str, Any] | None:
+    """droplab's fastest backend against the fastest idiomatic loop, alternated back to back.
+
+    The per-backend comparisons run minutes apart, and a shared machine's speed drifts over
+    minutes (here by up to 40%), so the cross-backend ratio is measured again: the two winners
+    of ``rows`` run in alternation (who goes first alternating too), ``repeats`` times each.
+    None when either winner's backend is not in this process (MXNet in its own environment).
+    """
+    local = [r for r in rows if backends.installed(r["backend"])]
+    if not local:
+        return None
+    ours = min(local, key=lambda r: r["droplab_s"])
+    peer = min(local, key=lambda r: r["idiomatic_s"])
+    spec = runners(ours["backend"], device)["droplab"]
+    assert spec is not None
+    times: dict[str, list[float]] = {"droplab": [], "idiomatic": []}
+    for r in range(repeats):
+        kwargs: dict[str, Any] = {"epochs": epochs, "seed": seed + r, "device": device}
+        for who in (("droplab", "idiomatic") if r % 2 == 0 else ("idiomatic", "droplab")):
+            if who == "droplab":
+                res = droplab_run(ours["backend"], data, model=spec[0], precision=spec[1],
+                                  **kwargs)
+            else:
+                res = idiomatic_run(peer["backend"], data, **kwargs)
+            times[who].append(res["seconds"])
+            name = ours["backend"] if who == "droplab" else peer["backend"]
+            log(f"  headline {who:<10} {name:<10} run {r + 1}/{repeats}: {res['seconds']:6.2f} s"
+                f"  val_acc {res['val_acc']:.4f}")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"droplab_backend": ours["backend"], "precision": spec[1],
+            "idiomatic_backend": peer["backend"], "droplab_s": med["droplab"],
+            "idiomatic_s": med["idiomatic"], "ratio": med["droplab"] / med["idiomatic"],
+            "runs": times}

@@ -81,6 +81,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}: droplab {row['droplab_s']:.2f} s ({row['precision']}{f32}, concise "
                   f"{row['droplab_concise_s']:.2f} s) vs idiomatic {row['idiomatic_s']:.2f} s -> "
                   f"{row['speedup']:.2f}x (concise {row['speedup_concise']:.2f}x)", flush=True)
+    if not args.skip_training and results["training"]:
+        from droplab.bench.training import headline
+
+        print("== fastest vs fastest ==", flush=True)
+        head = headline(results["training"], data, epochs=args.epochs, repeats=args.repeats,
+                        device=args.device)
+        if head is not None:
+            results["headline"] = head
+            print(f"  droplab {head['droplab_backend']} {head['droplab_s']:.2f} s vs idiomatic "
+                  f"{head['idiomatic_backend']} {head['idiomatic_s']:.2f} s -> ratio "
+                  f"{head['ratio']:.2f}", flush=True)
     _io.write_json(args.json, results)
     if str(args.doc) != "-":
         from droplab.bench.report import markdown

@@ -19,9 +19,12 @@ Randomness comes only from ``config.seed``: the init, each epoch's permutation
 (:func:`droplab.data.epoch_seed`); concise dropout uses the global RNG, so an epoch runs inside
 ``torch.random.fork_rng`` seeded with the epoch seed, leaving the caller's RNG untouched.
 
-Precision: ``config.precision == "mixed_bfloat16"`` keeps the data resident in bfloat16 and
-runs the hidden layers' products in bfloat16 (:class:`~droplab.backends.torch.manual.ManualMLP`'s
-``compute``; the autograd engine under ``torch.autocast``); parameters and updates stay float32.
+Precision: ``config.precision == "mixed_bfloat16"`` keeps the data resident in bfloat16 and runs
+the products in bfloat16 (the manual engine's :class:`~droplab.backends.torch.mixed.FlatMixedMLP`;
+the autograd engine under ``torch.autocast``); parameters, updates and the loss stay float32.
+
+Masks: the manual engine's scratch model draws an epoch's masks in blocks of steps
+(:class:`~droplab.backends.torch.mask_stream.MaskStream`), bit-identical to per-call draws.
 
 Threads: by default each epoch of the manual engine runs with the faster of torch's thread count
 and one thread, measured on its first steps (:mod:`droplab.backends.torch.threads`); results do

@@ -15,8 +15,10 @@ buffers and the optimiser's separate update pass cost a noticeable share around 
   thread count (which :mod:`~droplab.backends.torch.threads` may change between epochs).
 
 The gradients are those of mean cross-entropy through the same masks as the autograd path
-(tested against it). ``drop`` decides the masks: droplab's bits (scratch) or ``F.dropout``
-(concise; it draws from the global RNG, which the learner seeds per epoch).
+(tested against it). ``drop`` decides the masks: droplab's bits (scratch: :func:`scratch_drop`
+per call, or the learner's :class:`~droplab.backends.torch.mask_stream.MaskStream`, which draws
+the same masks in blocks) or ``F.dropout`` (concise; it draws from the global RNG, which the
+learner seeds per epoch).
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ def concise_drop(H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]
 class ManualMLP:
     """Forward, loss and SGD step for ``params`` (updated in place), without autograd.
 
-    ``compute`` is the dtype of the hidden layers' products: the parameters' own (float32), or
-    bfloat16 for mixed precision (:mod:`droplab.precision`): the hidden weights are cast once per
-    step, ``X`` and the hidden activations are bfloat16, the products accumulate in float32
-    (oneDNN), and the output layer, the loss and every parameter update stay float32.
+    ``compute`` is the dtype of the products: the parameters' own (float32), or bfloat16 for
+    mixed precision (:mod:`droplab.precision`): the weights are cast once per step, ``X``, the
+    activations and the logits are bfloat16 (where ``torch.autocast`` rounds them), the products
+    accumulate in float32 (oneDNN), and the softmax, the loss and every parameter update stay
+    float32. The learner's mixed engine is :class:`~droplab.backends.torch.mixed.FlatMixedMLP`,
+    which rounds at the same places with fewer ops.
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
