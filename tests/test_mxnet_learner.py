@@ -199,14 +199,16 @@ def test_every_noise_of_droplab_noise_trains(data, noise):
 
 
 def test_ramped_dropout_starts_without_noise(data):
-    """droplab.noise.rate: epoch 0 runs at rate 0, the no-dropout run (the fused graph) to the bit;
-    epoch 1 at 0.1 (10 epochs, 0.5 reached at 5) trains noisier; MC dropout uses the final 0.5."""
+    """droplab.noise.rate: epoch 0 runs at rate 0, the no-dropout run (the fused graph) up to
+    float rounding (the two graphs' kernels agree to the bit on an AVX2 CPU, to 2e-7 relative on an
+    AVX-512 one); epoch 1 at 0.1 (10 epochs, 0.5 reached at 5) trains noisier; MC dropout uses the
+    final 0.5."""
     ramped = make(data, noise="ramped_dropout")
     plain = make(data, dropout_1=0.0, dropout_2=0.0)
     assert ramped._noise_rates(0) == (0.0, 0.0)
     assert ramped._noise_rates(1) == pytest.approx((0.1, 0.1))
     assert ramped._noise_rates(None) == (0.5, 0.5)
-    assert ramped.train_epoch(0) == plain.train_epoch(0)
+    assert ramped.train_epoch(0) == pytest.approx(plain.train_epoch(0), rel=1e-6)
     for name, value in plain.state_dict().items():
         np.testing.assert_allclose(ramped.state_dict()[name], value, atol=1e-6)
     assert ramped.train_epoch(1) > plain.train_epoch(1) + 0.01
