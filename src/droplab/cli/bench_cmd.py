@@ -16,7 +16,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from droplab import _io, backends
+from droplab import _io, backends, precision
 from droplab.cli import common
 from droplab.cli.errors import UserError
 
@@ -33,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=Path("runs/bench.json"), metavar="FILE")
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), metavar="FILE",
                    help="Markdown table to (re)write; '-' to skip")
+    # The MXNet environment's half of a bench: its rows only, no cross-backend headline.
+    p.add_argument("--no-headline", action="store_true", help=argparse.SUPPRESS)
     common.add_data_dir(p)
     p.set_defaults(func=run)
 
@@ -47,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("Invalid value for `--epochs`/`--repeats`: expected integers >= 1")
     results = {
         "command": "droplab " + " ".join(args.argv),
-        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, device {args.device}",
+        "machine": (f"{platform.machine()}, {_cpu_count()} CPU cores, bfloat16 dot-product "
+                    f"instructions: {'yes' if precision.native_bf16() else 'no'}, "
+                    f"device {args.device}"),
         "date": datetime.date.today().isoformat(),
         "epochs": args.epochs, "repeats": args.repeats,
         "training": [], "micro": [], "memory": [],
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}: droplab {row['droplab_s']:.2f} s ({row['precision']}{f32}, concise "
                   f"{row['droplab_concise_s']:.2f} s) vs idiomatic {row['idiomatic_s']:.2f} s -> "
                   f"{row['speedup']:.2f}x (concise {row['speedup_concise']:.2f}x)", flush=True)
-    if not args.skip_training and results["training"]:
+    if not args.skip_training and not args.no_headline and results["training"]:
         from droplab.bench.training import headline
 
         print("== fastest vs fastest ==", flush=True)
@@ -113,7 +117,8 @@ def _delegate(name: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         argv = ["bench", "--backends", name, "--epochs", str(args.epochs), "--repeats",
-                str(args.repeats), "--device", args.device, "--json", str(out), "--doc", "-"]
+                str(args.repeats), "--device", args.device, "--json", str(out), "--doc", "-",
+                "--no-headline"]
         argv += ["--skip-training"] if args.skip_training else []
         argv += ["--skip-micro"] if args.skip_micro else []
         argv += ["--data-dir", str(args.data_dir)] if args.data_dir else []
