@@ -2,9 +2,10 @@
 
 ``"float32"`` (the API's default): every product in float32, as the book's code runs.
 
-``"mixed_bfloat16"`` (Keras's name for the same policy): the hidden layers' matrix products take
-bfloat16 operands and accumulate in float32; parameters, their SGD updates, the 10-way output
-layer, the softmax and the loss stay float32. On a CPU with bfloat16 dot-product instructions
+``"mixed_bfloat16"`` (Keras's name for the same policy): the matrix products take bfloat16
+operands and accumulate in float32 (PyTorch: all three layers', rounding where ``torch.autocast``
+does; JAX: the two hidden layers', the output layer stays float32); parameters, their SGD
+updates, the softmax and the loss stay float32. On a CPU with bfloat16 dot-product instructions
 (x86 AVX512_BF16 or AMX, Arm's BF16 extension) oneDNN and XLA run these products at 2-3x the
 float32 rate; on one without them bfloat16 is emulated and slower, so ``"auto"`` picks it only
 where the instructions exist (and only for the backends listed in :data:`AUTO_MIXED_BACKENDS`).
