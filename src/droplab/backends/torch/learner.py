@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from droplab import _checks
+from droplab import _checks, precision
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
 from droplab.backends.torch.manual import Drop, ManualMLP, concise_drop
@@ -81,7 +81,11 @@ class TorchLearner:
         # that many threads inside the learner; None: leave torch's setting alone.
         # Autograd's weight-gradient products are not bit-stable across thread counts, so only
         # the manual engine (whose products are) is tuned; the autograd engine keeps torch's.
-        self.tuner = ThreadTuner(device, enabled=threads == "auto" and self.engine == "manual")
+        # Its bfloat16 products were checked bit-stable on a CPU with native bfloat16 kernels
+        # only; where oneDNN emulates them, mixed precision keeps torch's count too.
+        mixed = config.precision == "mixed_bfloat16"
+        stable = self.engine == "manual" and (not mixed or precision.native_bf16())
+        self.tuner = ThreadTuner(device, enabled=threads == "auto" and stable)
         self._threads = threads if isinstance(threads, int) else None
         self.config, self.low_memory = config, low_memory
         self.device = torch.device(device)
