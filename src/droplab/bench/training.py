@@ -109,7 +109,8 @@ def headline(rows: list[dict[str, Any]], data: Arrays, *, epochs: int = 10, repe
     The per-backend comparisons run minutes apart, and a shared machine's speed drifts over
     minutes (here by up to 40%), so the cross-backend ratio is measured again: the two winners
     of ``rows`` run in alternation (who goes first alternating too), ``repeats`` times each.
-    None when either winner's backend is not in this process (MXNet in its own environment).
+    The winners are picked among the backends installed in this process (MXNet's rows, timed in
+    its own environment, are left out); None when there are none.
     """
     local = [r for r in rows if backends.installed(r["backend"])]
     if not local:
