@@ -83,14 +83,13 @@ class TorchLearner:
         # the manual engine (whose products are) is tuned; the autograd engine keeps torch's.
         # Its bfloat16 products were checked bit-stable on a CPU with native bfloat16 kernels
         # only; where oneDNN emulates them, mixed precision keeps torch's count too.
-        mixed = config.precision == "mixed_bfloat16"
-        stable = self.engine == "manual" and (not mixed or precision.native_bf16())
+        self.mixed = config.precision == "mixed_bfloat16"
+        stable = self.engine == "manual" and (not self.mixed or precision.native_bf16())
         self.tuner = ThreadTuner(device, enabled=threads == "auto" and stable)
         self._threads = threads if isinstance(threads, int) else None
         self.config, self.low_memory = config, low_memory
         self.device = torch.device(device)
         self.mlp = config.mlp
-        self.mixed = config.precision == "mixed_bfloat16"
         self.compute = torch.bfloat16 if self.mixed else torch.float32
         dev = self.device
         self.train_x = self._input(data.train_x)

@@ -24,6 +24,7 @@ learner seeds per epoch).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -99,20 +100,27 @@ class ManualMLP:
         G = torch.mm(A, B)
         W.add_(G.t() if transposed else G, alpha=alpha)
 
-    @torch.no_grad()
-    def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
-        """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
-        B = X.shape[0]
-        W1, b1, W2, b2, W3, b3 = self._weights()
+    def forward_loss(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor,
+                     weights: tuple[torch.Tensor, ...]) -> tuple[Any, ...]:
+        """The training forward pass through ``weights`` (in the compute dtype); adds the batch's
+        summed loss to total. Returns D1, f1, g1, D2, f2, g2 and G3 = softmax - onehot (the
+        per-example gradient of cross-entropy wrt the logits, in the compute dtype)."""
+        W1, b1, W2, b2, W3, b3 = weights
         D1, f1, g1 = drop(torch.addmm(b1, X, W1.t()).relu_(), self.p1)  # (B, h1)
         D2, f2, g2 = drop(torch.addmm(b2, D1, W2.t(), alpha=f1).relu_(), self.p2)
         # Logits in the compute dtype (as autocast's linear gives them), loss in float32.
         G3 = torch.log_softmax(torch.addmm(b3, D2, W3.t(), alpha=f2).float(), 1)  # (B, out)
-        y1 = y.unsqueeze(1)
         total.add_(F.nll_loss(G3, y, reduction="sum"))
-        # softmax - onehot: the per-example gradient of cross-entropy wrt the logits.
-        G3 = G3.exp_().scatter_add_(1, y1, self._neg_ones[:B]).to(self.compute)
-        c = self.lr / B  # mean over the batch, times the learning rate
+        G3 = G3.exp_().scatter_add_(1, y.unsqueeze(1), self._neg_ones[:X.shape[0]])
+        return D1, f1, g1, D2, f2, g2, G3.to(self.compute)
+
+    @torch.no_grad()
+    def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
+        """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
+        weights = self._weights()
+        _, _, W2, _, W3, _ = weights
+        D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
+        c = self.lr / X.shape[0]  # mean over the batch, times the learning rate
         E2 = _relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3
         # (D2.T @ G3).T, not G3.T @ D2: for this skinny product MKL splits the summed (batch)
         # dimension across threads, which would make results depend on the thread count.

@@ -52,30 +52,31 @@ class MaskStream:
         self.ps = [float(p) for p in ps]
         # The calls that draw, in order: (rows, width, p); p in {0, 1} draws nothing.
         self._calls = [(r, w, p) for r in rows for w, p in zip(widths, self.ps, strict=True)]
+        # Each call's 64-bit random words (0: no draw).
+        self._words = [_words(r * w, p) if 0.0 < p < 1.0 else 0 for r, w, p in self._calls]
         self._block = steps_per_block * len(self.ps)
         self._next = 0  # index of the next call
         self._ready: list[torch.Tensor | None] = []
 
     def _fill(self) -> None:
         """Draw and expand the multipliers of the next block of calls."""
-        calls = self._calls[self._next:self._next + self._block]
-        offsets, total = [], 0
-        for r, w, p in calls:
-            offsets.append(total)
-            total += _words(r * w, p) if 0.0 < p < 1.0 else 0
+        block = slice(self._next, self._next + self._block)
+        calls, words = self._calls[block], self._words[block]
+        total = sum(words)
         src = self.gen.device if self.gen is not None else self.device
         data = random_bytes(total * 8, self.gen, src).to(self.device) if total else None
         expanded: dict[float, torch.Tensor] = {}
         self._ready = []
-        for (r, w, p), offset in zip(calls, offsets, strict=True):
-            if not 0.0 < p < 1.0 or _words(r * w, p) == 0:
+        offset = 0  # in words
+        for (r, w, p), n_words in zip(calls, words, strict=True):
+            if n_words == 0:
                 self._ready.append(None)
                 continue
             if p not in expanded:
                 expanded[p] = self._expand(data, p)
-            per_word = 64 // lanes(p)[0]
-            start = offset * per_word
+            start = offset * (64 // lanes(p)[0])  # lanes per word
             self._ready.append(expanded[p][start:start + r * w].view(r, w))
+            offset += n_words
 
     def _expand(self, data: torch.Tensor | None, p: float) -> torch.Tensor:
         """Every lane of ``data`` as a multiplier (0 or scale) for rate ``p``, flat."""

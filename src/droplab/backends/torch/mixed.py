@@ -56,14 +56,10 @@ class FlatMixedMLP(ManualMLP):
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
         """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
-        B = X.shape[0]
-        W1, b1, W2, b2, W3, b3 = self._weights()
+        weights = self._weights()
+        _, _, W2, _, W3, _ = weights
         gW1, gb1, gW2, gb2, gW3, gb3 = self._grad_views
-        D1, f1, g1 = drop(torch.addmm(b1, X, W1.t()).relu_(), self.p1)  # (B, h1)
-        D2, f2, g2 = drop(torch.addmm(b2, D1, W2.t(), alpha=f1).relu_(), self.p2)
-        G3 = torch.log_softmax(torch.addmm(b3, D2, W3.t(), alpha=f2).float(), 1)  # (B, out)
-        total.add_(torch.nn.functional.nll_loss(G3, y, reduction="sum"))
-        G3 = G3.exp_().scatter_add_(1, y.unsqueeze(1), self._neg_ones[:B]).to(self.compute)
+        D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
         # Each gradient carries its factors (the dropout scales g, the output scales f); the
         # shared -lr / B goes in the one add_ below. Sums and products write into the buffer.
         E2 = _relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3 (the cast above)
@@ -85,7 +81,7 @@ class FlatMixedMLP(ManualMLP):
         if self.decay != 1.0:  # L2 on the weight matrices only
             for W in (self.W1, self.W2, self.W3):
                 W.mul_(self.decay)
-        self._master.add_(self._grad, alpha=-self.lr / B)
+        self._master.add_(self._grad, alpha=-self.lr / X.shape[0])
 
 
 def _product(A: torch.Tensor, B: torch.Tensor, alpha: float, out: torch.Tensor) -> None:
