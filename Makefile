@@ -35,6 +35,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
 	$(VENV)/bin/pip install $(PIP_QUIET) $(TORCH)
 	$(VENV)/bin/pip install $(PIP_QUIET) -e ".[all,ray,dev]"
+	$(VENV)/bin/python -m droplab.backends.torch.gated
 	touch $@
 
 $(MXVENV)/.installed: pyproject.toml

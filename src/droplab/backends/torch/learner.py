@@ -42,8 +42,10 @@ import torch
 import torch.nn.functional as F
 
 from droplab import _checks, precision
+from droplab.backends.torch import gated
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
+from droplab.backends.torch.gated_mlp import GatedMLP
 from droplab.backends.torch.manual import Drop, ManualMLP, concise_drop
 from droplab.backends.torch.mask_stream import MaskStream
 from droplab.backends.torch.mixed import FlatMixedMLP
@@ -53,6 +55,7 @@ from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
 
 ENGINES = ("manual", "autograd")
+PRODUCTS = ("auto", "gated", "dense")
 _EVAL_CHUNK = 8192  # rows per evaluation forward pass
 
 
@@ -61,7 +64,7 @@ class TorchLearner:
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu",
                  engine: str = "manual", low_memory: bool = False,
-                 threads: int | str | None = "auto") -> None:
+                 threads: int | str | None = "auto", products: str = "auto") -> None:
         self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
         _checks.one_of(engine, "engine", ENGINES)
         if not isinstance(low_memory, bool):
@@ -101,14 +104,36 @@ class TorchLearner:
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        mlp_step = FlatMixedMLP if self.mixed else ManualMLP
-        self.manual = mlp_step(self.params, self.mlp, config.batch_size, self.compute)
+        kernels = self._kernels(products)
+        self.products = "gated" if kernels is not None else "dense"
+        self.manual: ManualMLP
+        if self.mixed:
+            self.manual = FlatMixedMLP(self.params, self.mlp, config.batch_size, self.compute)
+        elif kernels is not None:
+            self.manual = GatedMLP(self.params, self.mlp, config.batch_size, kernels)
+        else:
+            self.manual = ManualMLP(self.params, self.mlp, config.batch_size)
         self.optimizer: torch.optim.Optimizer | None = None
         if self.engine == "autograd":
             for t in self.params.values():
                 t.requires_grad_(True)
             self.optimizer = torch.optim.SGD(
                 M.weight_groups(self.params, self.mlp.weight_decay), lr=self.mlp.lr)
+
+    def _kernels(self, products: str) -> gated.Kernels | None:
+        """The gated kernels where ``products`` asks for them and the step can use them."""
+        _checks.one_of(products, "products", PRODUCTS)
+        usable = self.engine == "manual" and not self.mixed and self.device.type == "cpu"
+        if products == "dense" or not usable:
+            if products == "gated":
+                raise ValueError(_checks.invalid(
+                    "products", "'auto' or 'dense' unless the step is the manual engine's in "
+                    "float32 on the CPU", products))
+            return None
+        kernels = gated.load()
+        if kernels is None and products == "gated":
+            raise RuntimeError(f"products='gated': {gated.why_not}")
+        return kernels
 
     # -- randomness ---------------------------------------------------------------------------
 
@@ -283,7 +308,8 @@ class TorchLearner:
 
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu", engine: str = "manual",
-            low_memory: bool = False, threads: int | str | None = "auto") -> TorchLearner:
+            low_memory: bool = False, threads: int | str | None = "auto",
+            products: str = "auto") -> TorchLearner:
     """The chapter's MLP for ``config`` on ``data``, resident on ``device`` ("cpu", "cuda:0").
 
     Args:
@@ -292,6 +318,10 @@ def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu", engine: s
             (implies the autograd engine).
         threads: "auto" (per epoch, the faster of torch's thread count and 1), an int, or None
             (torch's setting as it is).
+        products: the manual engine's float32 products on the CPU: "gated" (skip the zeros that
+            ReLU and dropout leave, :mod:`droplab.backends.torch.gated`), "dense" (MKL), or
+            "auto" (gated where the kernels build, else dense). Mixed precision, the autograd
+            engine and other devices are always dense.
     """
     return TorchLearner(config, data, device=device, engine=engine, low_memory=low_memory,
-                        threads=threads)
+                        threads=threads, products=products)

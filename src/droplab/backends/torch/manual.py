@@ -100,6 +100,15 @@ class ManualMLP:
         G = torch.mm(A, B)
         W.add_(G.t() if transposed else G, alpha=alpha)
 
+    def _hidden2(self, D1: torch.Tensor, f1: float, W2: torch.Tensor,
+                 b2: torch.Tensor) -> torch.Tensor:
+        """The second layer's pre-activation ``b2 + f1 * D1 @ W2.T``."""
+        return torch.addmm(b2, D1, W2.t(), alpha=f1)
+
+    def _back2(self, E2: torch.Tensor, W2: torch.Tensor) -> torch.Tensor:
+        """The gradient that reaches D1 (before its gates): ``E2 @ W2``."""
+        return torch.mm(E2, W2)
+
     def forward_loss(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor,
                      weights: tuple[torch.Tensor, ...]) -> tuple[Any, ...]:
         """The training forward pass through ``weights`` (in the compute dtype); adds the batch's
@@ -107,7 +116,7 @@ class ManualMLP:
         per-example gradient of cross-entropy wrt the logits, in the compute dtype)."""
         W1, b1, W2, b2, W3, b3 = weights
         D1, f1, g1 = drop(torch.addmm(b1, X, W1.t()).relu_(), self.p1)  # (B, h1)
-        D2, f2, g2 = drop(torch.addmm(b2, D1, W2.t(), alpha=f1).relu_(), self.p2)
+        D2, f2, g2 = drop(self._hidden2(D1, f1, W2, b2).relu_(), self.p2)
         # Logits in the compute dtype (as autocast's linear gives them), loss in float32.
         G3 = torch.log_softmax(torch.addmm(b3, D2, W3.t(), alpha=f2).float(), 1)  # (B, out)
         total.add_(F.nll_loss(G3, y, reduction="sum"))
@@ -126,7 +135,7 @@ class ManualMLP:
         # dimension across threads, which would make results depend on the thread count.
         self._update(self.W3, D2.t(), G3, -c * f2, transposed=True)
         self.b3.add_(G3.sum(0, dtype=self.b3.dtype), alpha=-c)
-        E1 = _relu_grad(torch.mm(E2, W2), D1, 0.0)  # from the old W2
+        E1 = _relu_grad(self._back2(E2, W2), D1, 0.0)  # from the old W2
         self._update(self.W2, E2.t(), D1, -c * g2 * f1)
         self.b2.add_(E2.sum(0, dtype=self.b2.dtype), alpha=-c * g2)
         self._update(self.W1, E1.t(), X, -c * g2 * g1)

@@ -1,0 +1,167 @@
+"""Gated products: ``C = beta * C + alpha * A @ B`` over the nonzeros of ``A`` only (float32, CPU).
+
+Why: after ReLU and dropout at p = 0.5, 70-80% of a hidden layer's activations in the chapter's
+MLP are exactly zero, and so are the same entries of the gradients that flow back through them.
+Dense matrix products (MKL) multiply those zeros all the same; the kernels in ``gated.c`` skip
+them. The sums are the same products over the same nonzero terms, so results equal the dense
+ones up to float32 rounding (summation order), and they do not depend on the thread count.
+
+The kernels are C, compiled once per machine with the system's C compiler (``$CC``, else ``cc``)
+into droplab's user cache (``$XDG_CACHE_HOME/droplab/kernels``), keyed by the source, the flags
+and the CPU; ``make env`` builds them ahead. Where no compiler works, :func:`load` returns None
+and droplab uses the dense products: nothing else changes. ``DROPLAB_GATED=0`` turns them off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+from droplab.data.sources import cache_root
+
+SOURCE = Path(__file__).with_name("gated.c")
+# Tried in order; the first that compiles is kept. -march=native: the CPU's vector instructions.
+FLAG_SETS = (
+    ("-O3", "-march=native", "-fopenmp"),
+    ("-O3", "-fopenmp"),
+    ("-O3", "-march=native"),
+    ("-O3",),
+)
+
+_P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
+
+
+class BuildError(RuntimeError):
+    """No flag set compiled the kernels (the message says why)."""
+
+
+def _cpu_id() -> str:
+    """What makes a -march=native binary specific to this CPU: its model and flags."""
+    info = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("model name", "flags", "Features")):
+                    info += line
+                if line.strip() == "":
+                    break  # the first processor is enough
+    except OSError:
+        pass
+    return info
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC") or "cc"
+    return shutil.which(cc)
+
+
+def build(directory: Path | None = None) -> Path:
+    """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
+    cc = _compiler()
+    if cc is None:
+        raise BuildError("no C compiler found (set CC, or install gcc or clang)")
+    source = SOURCE.read_bytes()
+    directory = directory or cache_root() / "kernels"
+    errors = []
+    for flags in FLAG_SETS:
+        key = hashlib.sha256(source + repr((cc, flags)).encode() + _cpu_id().encode())
+        path = directory / f"gated-{key.hexdigest()[:16]}.so"
+        if path.exists():
+            return path
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=directory) as tmp:
+                out = Path(tmp) / path.name
+                run = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(out), str(SOURCE)],
+                                     capture_output=True, text=True, timeout=120)
+                if run.returncode == 0:
+                    os.replace(out, path)  # atomic: a concurrent build finds a whole file
+                    return path
+                errors.append(f"{' '.join(flags)}: {run.stderr.strip().splitlines()[-1:]}")
+        except (OSError, subprocess.SubprocessError) as e:
+            errors.append(f"{' '.join(flags)}: {e}")
+    raise BuildError("could not compile the gated kernels: " + "; ".join(errors))
+
+
+class Kernels:
+    """The compiled kernels at ``path``, with this instance's own scratch space for an operand's
+    nonzero lists (one instance per user: calls on one instance must not overlap)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lib = ctypes.CDLL(str(path))
+        self.lib.nz_rows.argtypes = [_I, _I, _P, _I64, _I64, _P, _P, _P]
+        self.lib.nz_rows.restype = None
+        self.lib.gated_mm.argtypes = [_I, _I, _I, _P, _P, _P, _P, _I64, _P, _I64, _F, _F]
+        self.lib.gated_mm.restype = None
+        self._cnt = torch.empty(0, dtype=torch.int32)
+        self._idx = torch.empty(0, dtype=torch.int32)
+        self._val = torch.empty(0, dtype=torch.float32)
+
+    def mm(self, A: torch.Tensor, B: torch.Tensor, out: torch.Tensor, *, alpha: float = 1.0,
+           beta: float = 0.0) -> torch.Tensor:
+        """``out = beta * out + alpha * A @ B`` (``beta`` 0: out's old values are ignored).
+
+        ``A`` (M, K) may be any strided view (a transpose included); ``B`` (K, N) and ``out``
+        (M, N) need contiguous rows. All float32 on the CPU.
+        """
+        M, K = A.shape
+        N = B.shape[1]
+        if B.shape[0] != K or tuple(out.shape) != (M, N):
+            raise ValueError(f"gated mm: shapes {tuple(A.shape)} @ {tuple(B.shape)} -> "
+                             f"{tuple(out.shape)} do not match")
+        for name, t in (("A", A), ("B", B), ("out", out)):
+            if t.dtype != torch.float32 or t.device.type != "cpu":
+                raise ValueError(f"gated mm: {name} must be float32 on the CPU, "
+                                 f"not {t.dtype} on {t.device}")
+        if B.stride(1) != 1 or out.stride(1) != 1:
+            raise ValueError("gated mm: B and out need contiguous rows")
+        if self._idx.numel() < M * K:
+            self._idx = torch.empty(M * K, dtype=torch.int32)
+            self._val = torch.empty(M * K, dtype=torch.float32)
+        if self._cnt.numel() < M:
+            self._cnt = torch.empty(M, dtype=torch.int32)
+        cnt, idx, val = self._cnt.data_ptr(), self._idx.data_ptr(), self._val.data_ptr()
+        self.lib.nz_rows(M, K, A.data_ptr(), A.stride(0), A.stride(1), cnt, idx, val)
+        self.lib.gated_mm(M, N, K, cnt, idx, val, B.data_ptr(), B.stride(0), out.data_ptr(),
+                          out.stride(0), alpha, beta)
+        return out
+
+
+_built: dict[str, Path | None] = {}
+why_not: str | None = None  # why load() returned None, for messages
+
+
+def load() -> Kernels | None:
+    """A new :class:`Kernels` (compiled on first use, then cached), or None where they cannot be
+    built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
+    global why_not
+    if os.environ.get("DROPLAB_GATED", "1") == "0":
+        why_not = "DROPLAB_GATED=0"
+        return None
+    if "path" not in _built:
+        try:
+            _built["path"] = build()
+        except BuildError as e:
+            why_not, _built["path"] = str(e), None
+    path = _built["path"]
+    if path is None:
+        return None
+    try:
+        return Kernels(path)
+    except OSError as e:  # a cached file that no longer loads (say, copied from another CPU)
+        why_not = f"{path}: {e}"
+        return None
+
+
+if __name__ == "__main__":  # `python -m droplab.backends.torch.gated`: build ahead (make env)
+    kernels = load()
+    print(f"gated kernels: {kernels.path}" if kernels else f"gated kernels unavailable: {why_not}")
