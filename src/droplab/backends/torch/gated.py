@@ -80,12 +80,14 @@ def build(directory: Path | None = None) -> Path:
             directory.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=directory) as tmp:
                 out = Path(tmp) / path.name
-                run = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(out), str(SOURCE)],
-                                     capture_output=True, text=True, timeout=120)
+                cmd = [cc, *flags, "-shared", "-fPIC", "-o", str(out), str(SOURCE)]
+                run = subprocess.run(cmd, check=False, capture_output=True, text=True,
+                                     timeout=120)
                 if run.returncode == 0:
                     os.replace(out, path)  # atomic: a concurrent build finds a whole file
                     return path
-                errors.append(f"{' '.join(flags)}: {run.stderr.strip().splitlines()[-1:]}")
+                last = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+                errors.append(f"{' '.join(flags)}: {last}")
         except (OSError, subprocess.SubprocessError) as e:
             errors.append(f"{' '.join(flags)}: {e}")
     raise BuildError("could not compile the gated kernels: " + "; ".join(errors))
