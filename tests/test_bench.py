@@ -37,6 +37,9 @@ def fake_runs(monkeypatch):
 
     monkeypatch.setattr(training, "droplab_run", droplab_run)
     monkeypatch.setattr(training, "idiomatic_run", idiomatic_run)
+    # Whatever this machine's compiler: torch's float32 step runs gated products, others dense.
+    monkeypatch.setattr(training, "products", lambda name, precision, device="cpu": (
+        "gated" if name == "torch" and precision == "float32" else "dense"))
     return calls
 
 
@@ -78,8 +81,9 @@ def test_markdown_table_names_the_command_and_the_fastest_pair(fake_runs):
                             "date": "2026-12-01", "epochs": 10, "repeats": 3,
                             "training": rows, "micro": [], "memory": []})
     assert "Produced by `droplab bench --repeats 3` on x86_64, 2 CPU (2026-12-01)." in text
-    assert ("| torch | cpu | float32 | 5.00 | - | 8.00 | 11.00 | 2.20x | - | 1.38x | 0.8500 | - | "
-            "0.8500 | 0.8400 |") in text
+    assert ("| torch | cpu | float32, gated | 5.00 | - | 8.00 | 11.00 | 2.20x | - | 1.38x | 0.8500 "
+            "| - | 0.8500 | 0.8400 |") in text
+    assert "| jax | cpu | float32 | 4.50 |" in text
     assert ("From the table: fastest droplab backend: jax (4.50 s); fastest idiomatic loop: jax (9.00 s); "
             "ratio 0.50.") in text
 
@@ -95,5 +99,5 @@ def test_headline_alternates_the_two_winners_back_to_back(fake_runs):
     assert head["ratio"] == pytest.approx(5 / 11)
     text = report.markdown({"command": "droplab bench", "machine": "m", "date": "d",
                             "training": rows, "headline": head})
-    assert ("droplab on torch (float32) 5.00 s vs the idiomatic jax loop 11.00 s; ratio 0.45."
-            in text)
+    assert ("droplab on torch (float32, gated) 5.00 s vs the idiomatic jax loop 11.00 s; "
+            "ratio 0.45." in text)

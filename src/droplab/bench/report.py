@@ -32,7 +32,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"*droplab* is `droplab train` as it runs by default: its scratch model (droplab's "
         f"dropout kernel) in the precision `--precision auto` picks here (*precision*; "
         f"mixed_bfloat16 = bfloat16 products with float32 accumulation and parameters, on CPUs "
-        f"with native bfloat16 instructions); *droplab float32* the same run in float32 (where "
+        f"with native bfloat16 instructions; gated = PyTorch's float32 products over the nonzeros "
+        f"that ReLU and dropout leave, skipping the zeros); *droplab float32* the same run in float32 (where "
         f"auto picked mixed_bfloat16); *droplab concise* the same loop in float32 with the "
         f"framework's own dropout op; *idiomatic* the framework's usual loop in float32 with its "
         f"`Dropout` layer (`src/droplab/bench/idiomatic_*.py`). Speed-ups are the idiomatic "
@@ -46,7 +47,7 @@ def markdown(results: dict[str, Any]) -> str:
     training = results.get("training", [])
     for r in training:
         lines.append(
-            f"| {r['backend']} | {r['device']} | {r.get('precision', 'float32')} | "
+            f"| {r['backend']} | {r['device']} | {_precision(r)} | "
             f"{_num(r['droplab_s'])} | {_num(r.get('droplab_float32_s'))} | "
             f"{_num(r['droplab_concise_s'])} | {_num(r['idiomatic_s'])} | "
             f"{_x(r['speedup'])} | {_x(r.get('speedup_float32'))} | {_x(r['speedup_concise'])} | "
@@ -68,7 +69,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             (f"Fastest against fastest, alternated back to back ({len(head['runs']['droplab'])} "
-             f"runs each, medians): droplab on {head['droplab_backend']} ({head['precision']}) "
+             f"runs each, medians): droplab on {head['droplab_backend']} ({_precision(head)}) "
              f"{head['droplab_s']:.2f} s vs the idiomatic {head['idiomatic_backend']} loop "
              f"{head['idiomatic_s']:.2f} s; ratio {head['ratio']:.2f}."),
         ]
@@ -96,3 +97,9 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {r['backend']} | {r['what']} | {r['standard']} | {r['low_memory']} | "
                          f"{r['saved']} |")
     return "\n".join(lines) + "\n"
+
+
+def _precision(row: dict) -> str:
+    """A row's precision, with ", gated" where its products skip the zeros."""
+    text = str(row.get("precision", "float32"))
+    return f"{text}, gated" if row.get("products") == "gated" else text

@@ -66,6 +66,16 @@ def runners(name: str, device: str = "cpu") -> dict[str, tuple[str, str] | None]
     return out
 
 
+def products(name: str, precision: str, device: str = "cpu") -> str:
+    """The products droplab's step runs for backend ``name``: "gated" (PyTorch's float32 step on
+    the CPU, where the kernels build: :mod:`droplab.backends.torch.gated`) or "dense"."""
+    if name != "torch" or precision != "float32" or device != "cpu":
+        return "dense"
+    from droplab.backends.torch import gated
+
+    return "gated" if gated.load() is not None else "dense"
+
+
 def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed: int = 0,
             device: str = "cpu", log=print) -> dict[str, Any]:
     """Alternate the runners ``repeats`` times; report medians, mean accuracies and the ratios
@@ -91,6 +101,7 @@ def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed
     row: dict[str, Any] = {
         "backend": name, "device": device, "epochs": epochs, "repeats": repeats,
         "precision": plan["droplab"][1],  # type: ignore[index]
+        "products": products(name, plan["droplab"][1], device),  # type: ignore[index]
     }
     for who in RUNNERS:
         row[f"{who}_s"] = med.get(who)
@@ -134,6 +145,7 @@ def headline(rows: list[dict[str, Any]], data: Arrays, *, epochs: int = 10, repe
                 f"  val_acc {res['val_acc']:.4f}")
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"droplab_backend": ours["backend"], "precision": spec[1],
+            "products": products(ours["backend"], spec[1], device),
             "idiomatic_backend": peer["backend"], "droplab_s": med["droplab"],
             "idiomatic_s": med["idiomatic"], "ratio": med["droplab"] / med["idiomatic"],
             "runs": times}
