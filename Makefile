@@ -35,7 +35,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
 	$(VENV)/bin/pip install $(PIP_QUIET) $(TORCH)
 	$(VENV)/bin/pip install $(PIP_QUIET) -e ".[all,ray,dev]"
-	$(VENV)/bin/python -m droplab.backends.torch.gated
+	$(VENV)/bin/python -m droplab.kernels
 	touch $@
 
 $(MXVENV)/.installed: pyproject.toml

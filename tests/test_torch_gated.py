@@ -147,7 +147,7 @@ def test_a_broken_compiler_is_reported_not_raised(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", str(cc))
     monkeypatch.setattr(gated, "_built", {})
     assert gated.load() is None
-    assert "could not compile the gated kernels" in (gated.why_not or "")
+    assert "could not compile droplab's gated kernels" in (gated.why_not or "")
     assert "no luck" in (gated.why_not or "")
 
 

@@ -28,11 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from droplab import _checks
-from droplab.backends.jax import model
+from droplab.backends.jax import gated, model
 from droplab.backends.jax.keys import as_key, seed_key
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
+
+PRODUCTS = ("auto", "gated", "dense")
 
 
 def jax_device(device: str) -> jax.Device:
@@ -65,12 +67,13 @@ def epoch_rows(perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
 # The compiled functions live at module level with the model as static arguments, so learners of
 # the same model and shapes share one compilation per process (a benchmark's or a sweep's later
 # runs compile nothing).
-@partial(jax.jit, static_argnames=("kind", "mlp", "precision"), donate_argnums=0)
+@partial(jax.jit, static_argnames=("kind", "mlp", "precision", "products"), donate_argnums=0)
 def _train_epoch(params: model.Params, X: jax.Array, Y: jax.Array, rows: jax.Array,
                  weights: jax.Array, key: jax.Array, rates: jax.Array | None = None, *,
-                 kind: str, mlp: MLPConfig, precision: str) -> tuple[model.Params, jax.Array]:
+                 kind: str, mlp: MLPConfig, precision: str,
+                 products: str = "dense") -> tuple[model.Params, jax.Array]:
     # ``rates`` None (an empty pytree to jit): the config's rates, static as before.
-    forward = model.forward_for(kind, mlp, precision)
+    forward = model.forward_for(kind, mlp, precision, products)
 
     def body(carry: tuple[model.Params, jax.Array], inp: tuple[jax.Array, ...]
              ) -> tuple[tuple[model.Params, jax.Array], None]:
@@ -121,8 +124,10 @@ def _cheap_threefry() -> contextlib.AbstractContextManager[Any]:
 class JaxLearner:
     """The MLP (plain pytree of parameters), plain SGD and the data, resident on one device."""
 
-    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
+    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu",
+                 products: str = "auto") -> None:
         _checks.one_of(config.mlp.noise, "noise", NOISES)
+        _checks.one_of(products, "products", PRODUCTS)
         model.forward_for(config.model, config.mlp, config.precision)  # checks the combination
         self.config = config
         self.device = jax_device(device)
@@ -136,6 +141,7 @@ class JaxLearner:
         self._n_in = int(data.train_x.shape[1])
         self.params = put(model.init_params(config.mlp, self._n_in, config.seed))
         self._static = {"kind": config.model, "mlp": config.mlp, "precision": config.precision}
+        self.products = self._products(products)
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
@@ -148,8 +154,25 @@ class JaxLearner:
             self.params, total = _train_epoch(
                 self.params, self._train_x, self._train_y, jax.device_put(rows, self.device),
                 jax.device_put(weights, self.device), key, self._epoch_rates(epoch),
-                **self._static)
+                products=self.products, **self._static)
         return float(total) / n
+
+    def _products(self, products: str) -> str:
+        """"gated" or "dense": the training step's products (evaluation is always dense)."""
+        cfg = self.config
+        usable = (cfg.precision == "float32" and cfg.mlp.noise == "dropout"
+                  and self.device.platform == "cpu")
+        if products == "dense" or (products == "auto" and not usable):
+            return "dense"
+        if not usable:
+            raise ValueError(_checks.invalid(
+                "products", "'auto' or 'dense' unless the model is a float32 dropout model on "
+                "the CPU", products))
+        if gated.available():
+            return "gated"
+        if products == "gated":
+            raise RuntimeError(f"products='gated': {gated.why_not}")
+        return "dense"
 
     def _epoch_rates(self, epoch: int) -> jax.Array | None:
         """Ramped dropout's rates in ``epoch`` as a device array (traced, one compilation for all
@@ -211,6 +234,12 @@ class JaxLearner:
         self.params = params
 
 
-def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> JaxLearner:
-    """The JAX learner for ``config`` on ``data`` (see :class:`JaxLearner`)."""
-    return JaxLearner(config, data, device=device)
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu",
+            products: str = "auto") -> JaxLearner:
+    """The JAX learner for ``config`` on ``data`` (see :class:`JaxLearner`).
+
+    ``products``: the training step's hidden-layer products: "gated" (over the nonzeros that
+    ReLU and dropout leave, :mod:`droplab.backends.jax.gated`), "dense" (XLA's), or "auto"
+    (gated for float32 dropout models on the CPU where the custom call builds, else dense).
+    """
+    return JaxLearner(config, data, device=device, products=products)

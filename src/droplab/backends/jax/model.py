@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from droplab import _checks
-from droplab.backends.jax import mixed
+from droplab.backends.jax import gated, mixed
 from droplab.backends.jax.dropout import apply_mask, keep_mask_pair
 from droplab.backends.jax.keys import seed_key
 from droplab.config import MLPConfig
@@ -44,14 +44,16 @@ class ConciseMLP(nn.Module):
     num_outputs: int
     dropout_1: float
     dropout_2: float
-    dot_general: Any = None  # the hidden layers' product (None: lax.dot_general)
+    dot_general: Any = None  # the first hidden layer's product (None: lax.dot_general)
+    dot_general_2: Any = None  # the second's (None: the same as the first's)
 
     @nn.compact
     def __call__(self, x: jax.Array, training: bool) -> jax.Array:
-        dot = self.dot_general
-        h1 = nn.relu(nn.Dense(self.num_hiddens_1, dot_general=dot, name="lin1")(x))  # (batch, h1)
+        dot1 = self.dot_general
+        dot2 = self.dot_general_2 or dot1
+        h1 = nn.relu(nn.Dense(self.num_hiddens_1, dot_general=dot1, name="lin1")(x))  # (batch, h1)
         h1d = nn.Dropout(self.dropout_1, deterministic=not training)(h1)
-        h2 = nn.relu(nn.Dense(self.num_hiddens_2, dot_general=dot, name="lin2")(h1d))
+        h2 = nn.relu(nn.Dense(self.num_hiddens_2, dot_general=dot2, name="lin2")(h1d))
         h2d = nn.Dropout(self.dropout_2, deterministic=not training)(h2)
         # Only kept when "intermediates" is mutable (Learner.activations); free otherwise.
         for name, value in (("h1", h1), ("h1_dropped", h1d), ("h2", h2), ("h2_dropped", h2d)):
@@ -59,10 +61,15 @@ class ConciseMLP(nn.Module):
         return nn.Dense(self.num_outputs, name="lin3")(h2d)
 
 
-def concise_module(mlp: MLPConfig, precision: str = "float32") -> ConciseMLP:
-    dot = mixed.dot_general if precision == "mixed_bfloat16" else None
+def concise_module(mlp: MLPConfig, precision: str = "float32",
+                   products: str = "dense") -> ConciseMLP:
+    dots: tuple[Any, Any] = (None, None)
+    if precision == "mixed_bfloat16":
+        dots = (mixed.dot_general, None)
+    elif products == "gated":
+        dots = (gated.input_dot_general, gated.hidden_dot_general)
     return ConciseMLP(mlp.num_hiddens_1, mlp.num_hiddens_2, mlp.num_outputs, mlp.dropout_1,
-                      mlp.dropout_2, dot)
+                      mlp.dropout_2, *dots)
 
 
 def init_params(mlp: MLPConfig, n_in: int, seed: int) -> Params:
@@ -81,13 +88,15 @@ def _init(key: jax.Array, *, mlp: MLPConfig, n_in: int) -> Params:
 
 def scratch_forward(params: Params, x: jax.Array, key: jax.Array | None, p1: float, p2: float,
                     sink: dict[str, jax.Array] | None = None, *,
-                    matmul: Callable[[jax.Array, jax.Array], jax.Array] = jnp.matmul
+                    matmul: Callable[[jax.Array, jax.Array], jax.Array] = jnp.matmul,
+                    matmul_2: Callable[[jax.Array, jax.Array], jax.Array] | None = None
                     ) -> jax.Array:
     """Logits of the scratch model; dropout when ``key`` is given (training), none otherwise.
 
     Both layers' masks come from one draw (:func:`keep_mask_pair`: one random bit per unit at
     p = 0.5). ``matmul`` computes the hidden layers' products (:func:`mixed.matmul` for mixed
-    precision). The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
+    precision); ``matmul_2``, when given, the second one's (gated products: the first layer's
+    is :func:`gated.input_matmul`, the second's :func:`gated.hidden_matmul`). The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
     given, receives the hidden activations before and after dropout.
     """
     h1 = jax.nn.relu(matmul(x, params["lin1"]["kernel"]) + params["lin1"]["bias"])  # (batch, h1)
@@ -96,7 +105,8 @@ def scratch_forward(params: Params, x: jax.Array, key: jax.Array | None, p1: flo
     if key is not None:
         keep1, keep2 = keep_mask_pair(key, h1.shape, p1, (h1.shape[0], n2), p2)
     h1d = _drop(h1, p1, keep1)
-    h2 = jax.nn.relu(matmul(h1d, params["lin2"]["kernel"]) + params["lin2"]["bias"])  # (batch, h2)
+    h2 = jax.nn.relu((matmul_2 or matmul)(h1d, params["lin2"]["kernel"])
+                     + params["lin2"]["bias"])  # (batch, h2)
     h2d = _drop(h2, p2, keep2)
     if sink is not None:
         sink.update(h1=h1, h1_dropped=h1d, h2=h2, h2_dropped=h2d)
@@ -164,11 +174,16 @@ def noise_forward(name: str) -> Callable[..., jax.Array]:
     return forward
 
 
-def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32"
-                ) -> Callable[..., jax.Array]:
+def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32",
+                products: str = "dense") -> Callable[..., jax.Array]:
     """The forward function of model ``kind`` ("scratch" or "concise") with ``mlp.noise``: the
     dropout models of the chapter, or for any other noise :func:`noise_forward` for both kinds;
-    in ``precision`` ("float32", or "mixed_bfloat16" for the dropout models)."""
+    in ``precision`` ("float32", or "mixed_bfloat16" for the dropout models); ``products``
+    "gated" (float32 dropout models on the CPU) runs the hidden layers' products through
+    :mod:`droplab.backends.jax.gated`."""
+    if products == "gated" and (mlp.noise != "dropout" or precision != "float32"):
+        raise ValueError(_checks.invalid(
+            "products", "'dense' unless the model is a float32 dropout model", products))
     if mlp.noise != "dropout":
         if precision != "float32":
             raise ValueError(_checks.invalid(
@@ -176,9 +191,11 @@ def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32"
                 "the dropout models)", precision))
         return noise_forward(mlp.noise)
     if kind == "concise":
-        return concise_forward(concise_module(mlp, precision))
+        return concise_forward(concise_module(mlp, precision, products))
     if precision == "mixed_bfloat16":
         return partial(scratch_forward, matmul=mixed.matmul)
+    if products == "gated":
+        return partial(scratch_forward, matmul=gated.input_matmul, matmul_2=gated.hidden_matmul)
     return scratch_forward
 
 

@@ -2,32 +2,28 @@
 
 Why: after ReLU and dropout at p = 0.5, 70-80% of a hidden layer's activations in the chapter's
 MLP are exactly zero, and so are the same entries of the gradients that flow back through them.
-Dense matrix products (MKL) multiply those zeros all the same; the kernels in ``gated.c`` skip
-them. The sums are the same products over the same nonzero terms, so results equal the dense
+Dense matrix products (MKL) multiply those zeros all the same; the kernels in
+``droplab/kernels/gated.c`` skip them. The sums are the same products over the same nonzero terms, so results equal the dense
 ones up to float32 rounding (summation order), and they do not depend on the thread count.
 
-The kernels are C, compiled once per machine with the system's C compiler (``$CC``, else ``cc``)
-into droplab's user cache (``$XDG_CACHE_HOME/droplab/kernels``), keyed by the source, the flags
-and the CPU; ``make env`` builds them ahead. Where no compiler works, :func:`load` returns None
+The kernels are C (:mod:`droplab.kernels`), compiled once per machine with the system's C
+compiler (``$CC``, else ``cc``) into droplab's user cache, keyed by the source, the flags and the
+CPU; ``make env`` builds them ahead. Where no compiler works, :func:`load` returns None
 and droplab uses the dense products: nothing else changes. ``DROPLAB_GATED=0`` turns them off.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
 
-from droplab.data.sources import cache_root
+from droplab import kernels as _kernels
+from droplab.kernels import BuildError
 
-SOURCE = Path(__file__).with_name("gated.c")
+SOURCE = _kernels.source("gated.c")
 # Tried in order; the first that compiles is kept. -march=native: the CPU's vector instructions.
 FLAG_SETS = (
     ("-O3", "-march=native", "-fopenmp"),
@@ -39,58 +35,14 @@ FLAG_SETS = (
 _P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
 
 
-class BuildError(RuntimeError):
-    """No flag set compiled the kernels (the message says why)."""
-
-
-def _cpu_id() -> str:
-    """What makes a -march=native binary specific to this CPU: its model and flags."""
-    info = platform.machine() + platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith(("model name", "flags", "Features")):
-                    info += line
-                if line.strip() == "":
-                    break  # the first processor is enough
-    except OSError:
-        pass
-    return info
-
-
-def _compiler() -> str | None:
-    cc = os.environ.get("CC") or "cc"
-    return shutil.which(cc)
-
-
 def build(directory: Path | None = None) -> Path:
     """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
-    cc = _compiler()
+    cc = _kernels.compiler("CC", "cc")
     if cc is None:
         raise BuildError("no C compiler found (set CC, or install gcc or clang)")
-    source = SOURCE.read_bytes()
-    directory = directory or cache_root() / "kernels"
-    errors = []
-    for flags in FLAG_SETS:
-        key = hashlib.sha256(source + repr((cc, flags)).encode() + _cpu_id().encode())
-        path = directory / f"gated-{key.hexdigest()[:16]}.so"
-        if path.exists():
-            return path
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=directory) as tmp:
-                out = Path(tmp) / path.name
-                cmd = [cc, *flags, "-shared", "-fPIC", "-o", str(out), str(SOURCE)]
-                run = subprocess.run(cmd, check=False, capture_output=True, text=True,
-                                     timeout=120)
-                if run.returncode == 0:
-                    os.replace(out, path)  # atomic: a concurrent build finds a whole file
-                    return path
-                last = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
-                errors.append(f"{' '.join(flags)}: {last}")
-        except (OSError, subprocess.SubprocessError) as e:
-            errors.append(f"{' '.join(flags)}: {e}")
-    raise BuildError("could not compile the gated kernels: " + "; ".join(errors))
+    step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", str(SOURCE)]
+    return _kernels.build("gated", [step], FLAG_SETS, SOURCE.read_bytes() + cc.encode(),
+                          directory)
 
 
 class Kernels:
@@ -162,8 +114,3 @@ def load() -> Kernels | None:
     except OSError as e:  # a cached file that no longer loads (say, copied from another CPU)
         why_not = f"{path}: {e}"
         return None
-
-
-if __name__ == "__main__":  # `python -m droplab.backends.torch.gated`: build ahead (make env)
-    kernels = load()
-    print(f"gated kernels: {kernels.path}" if kernels else f"gated kernels unavailable: {why_not}")

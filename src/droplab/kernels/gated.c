@@ -35,12 +35,11 @@ static int max_threads(void) {
 #endif
 }
 
-/* Row m of A (M x K; element (m, k) at A[m * rs + k * cs], so a transposed view works too):
- * its cnt[m] nonzeros as column indices idx[m * K + t] and values val[m * K + t]. */
-void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt, int32_t *idx,
-             float *val) {
-#pragma omp parallel for schedule(static)
-    for (int m = 0; m < M; m++) {
+/* Rows m0 <= m < m1 of A (M x K; element (m, k) at A[m * rs + k * cs], so a transposed view
+ * works too): row m's cnt[m] nonzeros as column indices idx[m * K + t], values val[m * K + t]. */
+void nz_rows_range(int m0, int m1, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt,
+                   int32_t *idx, float *val) {
+    for (int m = m0; m < m1; m++) {
         const float *a = A + (int64_t)m * rs;
         int32_t *ix = idx + (int64_t)m * K;
         float *vv = val + (int64_t)m * K;
@@ -55,17 +54,23 @@ void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt,
     }
 }
 
-/* C[m, :N] = beta * C[m, :N] + alpha * sum_t val[m, t] * B[idx[m, t], :N] for m < M.
- * beta == 0 overwrites C (whatever it held). B: row stride ldb; C: row stride ldc. */
-void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const float *val,
-              const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, float beta) {
-    int chunks = (N + CH - 1) / CH;
-    int blocks = max_threads();
+/* The work items of an (M x N) product cut into `blocks` blocks of rows: chunks * blocks. */
+int gated_mm_items(int M, int N, int blocks) {
+    if (blocks > M) blocks = M;
+    if (blocks < 1) blocks = 1;
+    return ((N + CH - 1) / CH) * blocks;
+}
+
+/* Work items w0 <= w < w1 of C[m, :N] = beta * C[m, :N] + alpha * sum_t val[m, t] * B[idx[m, t], :N]
+ * (beta == 0 overwrites C, whatever it held). B: row stride ldb; C: row stride ldc. Item w is
+ * chunk w / blocks of the columns for block w % blocks of the rows. */
+void gated_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32_t *cnt,
+                    const int32_t *idx, const float *val, const float *B, int64_t ldb, float *C,
+                    int64_t ldc, float alpha, float beta) {
     if (blocks > M) blocks = M;
     if (blocks < 1) blocks = 1;
     int rows = (M + blocks - 1) / blocks;
-#pragma omp parallel for schedule(static)
-    for (int w = 0; w < chunks * blocks; w++) {
+    for (int w = w0; w < w1; w++) {
         int j0 = (w / blocks) * CH, m0 = (w % blocks) * rows;
         int m1 = m0 + rows < M ? m0 + rows : M;
         int width = N - j0 < CH ? N - j0 : CH;
@@ -102,4 +107,21 @@ void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const
             }
         }
     }
+}
+
+/* nz_rows_range over all rows, split over OpenMP threads. */
+void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt, int32_t *idx,
+             float *val) {
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; m++) nz_rows_range(m, m + 1, K, A, rs, cs, cnt, idx, val);
+}
+
+/* The whole product, its work items split over OpenMP threads. */
+void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const float *val,
+              const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, float beta) {
+    int blocks = max_threads();
+    int items = gated_mm_items(M, N, blocks);
+#pragma omp parallel for schedule(static)
+    for (int w = 0; w < items; w++)
+        gated_mm_range(w, w + 1, blocks, M, N, K, cnt, idx, val, B, ldb, C, ldc, alpha, beta);
 }

@@ -1,0 +1,26 @@
+"""``python -m droplab.kernels``: build the compiled kernels of every installed backend ahead
+(``make env`` does), printing where each is, or why it cannot be built (the backends then use
+their dense products)."""
+
+from __future__ import annotations
+
+from droplab import backends
+
+
+def main() -> None:
+    if backends.installed("torch"):
+        from droplab.backends.torch import gated as torch_gated
+
+        k = torch_gated.load()
+        print(f"torch gated kernels: {k.path}" if k else
+              f"torch gated kernels unavailable ({torch_gated.why_not}): dense products")
+    if backends.installed("jax"):
+        from droplab.backends.jax import gated as jax_gated
+
+        ok = jax_gated.available()
+        print(f"jax gated kernels: {jax_gated.library_path()}" if ok else
+              f"jax gated kernels unavailable ({jax_gated.why_not}): dense products")
+
+
+if __name__ == "__main__":
+    main()
