@@ -67,13 +67,18 @@ def runners(name: str, device: str = "cpu") -> dict[str, tuple[str, str] | None]
 
 
 def products(name: str, precision: str, device: str = "cpu") -> str:
-    """The products droplab's step runs for backend ``name``: "gated" (PyTorch's float32 step on
-    the CPU, where the kernels build: :mod:`droplab.backends.torch.gated`) or "dense"."""
-    if name != "torch" or precision != "float32" or device != "cpu":
+    """The products droplab's training step runs for backend ``name``: "gated" (PyTorch's and
+    JAX's float32 steps on the CPU, where the kernels build: :mod:`droplab.kernels`) or
+    "dense"."""
+    if name not in ("torch", "jax") or precision != "float32" or device != "cpu":
         return "dense"
-    from droplab.backends.torch import gated
+    if name == "torch":
+        from droplab.backends.torch import gated as torch_gated
 
-    return "gated" if gated.load() is not None else "dense"
+        return "gated" if torch_gated.load() is not None else "dense"
+    from droplab.backends.jax import gated as jax_gated
+
+    return "gated" if jax_gated.available() else "dense"
 
 
 def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed: int = 0,
