@@ -4,6 +4,8 @@ trains like the dense step), and absent cleanly where no compiler works."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from droplab.backends.torch.gated_mlp import GatedMLP
 from droplab.backends.torch.manual import ManualMLP, scratch_drop
 from droplab.backends.torch.model import init_params
 from droplab.config import MLPConfig, TrainConfig
+from droplab.train import fit
 
 tb = backends.get("torch")
 
@@ -161,3 +164,9 @@ def test_a_build_is_cached_and_reused(tmp_path):
     mtime = first.stat().st_mtime_ns
     assert gated.build(tmp_path) == first and first.stat().st_mtime_ns == mtime
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary left behind
+
+
+def test_droplab_train_reports_gated_products(tiny, tmp_path):
+    result = fit(TrainConfig(backend="torch", epochs=1), tiny, tmp_path, quiet=True)
+    assert result.products == "gated"
+    assert json.loads((tmp_path / "run.json").read_text())["products"] == "gated"

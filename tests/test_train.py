@@ -67,7 +67,9 @@ def test_a_run_folder_holds_config_metrics_checkpoint_and_plot(fake, tmp_path):
                  "curves.png", "curves.svg"):
         assert (run / name).stat().st_size > 0, name
     assert TrainConfig.load(run / "config.json") == config(3)
-    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+    record = json.loads((run / "run.json").read_text())
+    assert (record["status"], record["products"]) == ("finished", "dense")  # the fake's: none
+    assert result.products == "dense"
     lines = (run / "metrics.csv").read_text().splitlines()
     assert lines[0] == "epoch,train_loss,val_loss,val_acc,seconds" and len(lines) == 4
     assert np.load(run / "checkpoint.npz")["w"][0] == 3

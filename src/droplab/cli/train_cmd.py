@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if not args.quiet:
         last = result.final
-        print(f"{config.backend}/{config.model} ({config.precision}): val_acc "
+        kind = config.precision + (", gated products" if result.products == "gated" else "")
+        print(f"{config.backend}/{config.model} ({kind}): val_acc "
               f"{last.val_acc:.4f}  val_loss {last.val_loss:.4f}  train_loss {last.train_loss:.4f}  "
               f"({result.train_seconds:.1f} s training) -> {out}")
     return 0

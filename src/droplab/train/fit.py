@@ -40,6 +40,7 @@ class RunResult:
     train_seconds: float = 0.0
     setup_seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
+    products: str = "dense"  # "gated" where the step's products skipped the zeros
 
     @property
     def final(self) -> Epoch:
@@ -87,7 +88,8 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
             if out_dir is not None:
                 _io.write_npz(out_dir / "checkpoint.npz", learner.state_dict())
                 hist.save(history, out_dir)
-                _write_run(out_dir, config, "running", history, train_seconds, device)
+                _write_run(out_dir, config, "running", history, train_seconds, device,
+                           str(getattr(learner, "products", "dense")))
             progress.update(train_loss=record.train_loss, val_loss=record.val_loss,
                             val_acc=record.val_acc)
             if not quiet and verbose and not progress.enabled:
@@ -99,10 +101,12 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
         progress.close()
         files: list[Path] = []
         if out_dir is not None:
-            _write_run(out_dir, config, status, history, train_seconds, device)
+            _write_run(out_dir, config, status, history, train_seconds, device,
+                       str(getattr(learner, "products", "dense")))
             if history:
                 files = plot_history(history, out_dir / "curves", title=describe(config))
-    return RunResult(config, history, out_dir, status, train_seconds, setup, files)
+    return RunResult(config, history, out_dir, status, train_seconds, setup, files,
+                     str(getattr(learner, "products", "dense")))
 
 
 def format_epoch(e: Epoch, total: int) -> str:
@@ -153,7 +157,7 @@ def _without_epochs(c: TrainConfig) -> dict:
 
 
 def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Epoch],
-               train_seconds: float, device: str) -> None:
+               train_seconds: float, device: str, products: str = "dense") -> None:
     _io.write_json(out_dir / "run.json", {
         "status": status,
         "epochs_done": len(history),
@@ -162,6 +166,7 @@ def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Ep
         "train_seconds": round(train_seconds, 3),
         "final_val_acc": history[-1].val_acc if history else None,
         "device": device,
+        "products": products,
         "python": platform.python_version(),
         "machine": platform.machine(),
     })

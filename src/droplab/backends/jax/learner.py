@@ -10,6 +10,11 @@ masks from one draw in the scratch model; Flax's per-layer streams in the concis
 resumed run draws the same masks as an uninterrupted one. The masks' bits come from JAX's cheaper
 non-partitionable threefry (see :func:`_cheap_threefry`).
 
+Products: for the float32 dropout models on the CPU the step's hidden-layer products run over the
+nonzeros that ReLU and dropout leave (:mod:`droplab.backends.jax.gated`, an XLA custom call), the
+same sums as XLA's dense products (``products="dense"``); evaluation stays dense. Measured here,
+epochs interleaved in one process: scratch 1.05 s vs 1.45 s, concise 1.15 s vs 1.55 s.
+
 Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) run in the
 same one-scan epoch through :func:`droplab.backends.jax.model.noise_forward`, the same forward for
 both models; each step's key is split there into one key per noisy call. Ramped dropout's epoch

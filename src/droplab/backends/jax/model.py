@@ -10,7 +10,9 @@ on the same parameters (Flax has no layer for most of them; the PyTorch learner 
 
 ``precision="mixed_bfloat16"`` (dropout models only) runs the two hidden layers' products through
 :func:`droplab.backends.jax.mixed.matmul` (bfloat16 operands, float32 accumulation); the output
-layer, the loss and the parameters stay float32.
+layer, the loss and the parameters stay float32. ``products="gated"`` (float32 dropout models) runs
+them through :mod:`droplab.backends.jax.gated` instead, which skips the zeros ReLU and dropout
+leave.
 """
 
 from __future__ import annotations

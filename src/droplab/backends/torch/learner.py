@@ -23,6 +23,11 @@ Precision: ``config.precision == "mixed_bfloat16"`` keeps the data resident in b
 the products in bfloat16 (the manual engine's :class:`~droplab.backends.torch.mixed.FlatMixedMLP`;
 the autograd engine under ``torch.autocast``); parameters, updates and the loss stay float32.
 
+Products: in float32 on the CPU the manual engine's step runs the products that dropout makes
+sparse over their nonzeros (:class:`~droplab.backends.torch.gated_mlp.GatedMLP`, droplab's C
+kernels; ``products="dense"`` keeps MKL's). Measured here, epochs interleaved in one process:
+1.39 s vs 1.60 s (train + evaluation).
+
 Masks: the manual engine's scratch model draws an epoch's masks in blocks of steps
 (:class:`~droplab.backends.torch.mask_stream.MaskStream`), bit-identical to per-call draws.
 
