@@ -27,6 +27,14 @@ from droplab.data.sources import cache_root
 HERE = Path(__file__).parent
 
 
+SWITCH = "DROPLAB_GATED"  # set to 0: the backends use their dense products, nothing is built
+
+
+def disabled() -> bool:
+    """Whether the user turned the compiled kernels off (``DROPLAB_GATED=0``)."""
+    return os.environ.get(SWITCH, "1") == "0"
+
+
 class BuildError(RuntimeError):
     """No flag set compiled a kernel library (the message says why)."""
 

@@ -22,7 +22,6 @@ Built on first use into droplab's user cache with the system's C and C++ compile
 from __future__ import annotations
 
 import ctypes
-import os
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +65,8 @@ def build(directory: Path | None = None) -> Path:
 def available() -> bool:
     """Whether the custom call is built and registered with XLA (done on the first call)."""
     global why_not
-    if os.environ.get("DROPLAB_GATED", "1") == "0":
-        why_not = "DROPLAB_GATED=0"
+    if _kernels.disabled():
+        why_not = f"{_kernels.SWITCH}=0"
         return False
     if "ok" not in _state:
         try:

@@ -15,7 +15,6 @@ and droplab uses the dense products: nothing else changes. ``DROPLAB_GATED=0`` t
 from __future__ import annotations
 
 import ctypes
-import os
 from pathlib import Path
 
 import torch
@@ -98,8 +97,8 @@ def load() -> Kernels | None:
     """A new :class:`Kernels` (compiled on first use, then cached), or None where they cannot be
     built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
     global why_not
-    if os.environ.get("DROPLAB_GATED", "1") == "0":
-        why_not = "DROPLAB_GATED=0"
+    if _kernels.disabled():
+        why_not = f"{_kernels.SWITCH}=0"
         return None
     if "path" not in _built:
         try:
