@@ -25,8 +25,6 @@ from pathlib import Path
 from droplab.data.sources import cache_root
 
 HERE = Path(__file__).parent
-
-
 SWITCH = "DROPLAB_GATED"  # set to 0: the backends use their dense products, nothing is built
 
 
@@ -91,8 +89,8 @@ def build(name: str, steps: Sequence[Sequence[str]], flag_sets: Sequence[Sequenc
                                          timeout=300)
                     if run.returncode != 0:
                         lines = run.stderr.strip().splitlines()
-                        errors_ = [x for x in lines if "error" in x.lower()] or lines
-                        failed = (errors_ or [f"exit status {run.returncode}"])[-1]
+                        shown = [x for x in lines if "error" in x.lower()] or lines
+                        failed = (shown or [f"exit status {run.returncode}"])[-1]
                         break
                 if failed is None:
                     os.replace(out, path)  # atomic: a concurrent build finds a whole file

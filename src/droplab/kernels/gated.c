@@ -13,7 +13,9 @@
  *
  * Built by droplab.backends.torch.gated with the machine's C compiler; with -fopenmp it shares
  * the OpenMP runtime that PyTorch has already loaded (libgomp.so.1), so torch.set_num_threads
- * sets its thread count too.
+ * sets its thread count too. gated_xla.cc (JAX) calls the *_range functions on XLA's threads.
+ * Measured on a 2 GHz Zen 1 core: ~16 GFLOP/s of useful work, half the dense GEMM's rate per
+ * term; at 25-30% nonzeros that is about twice as fast as the dense product.
  */
 #include <stdint.h>
 #ifdef _OPENMP
@@ -61,7 +63,8 @@ int gated_mm_items(int M, int N, int blocks) {
     return ((N + CH - 1) / CH) * blocks;
 }
 
-/* Work items w0 <= w < w1 of C[m, :N] = beta * C[m, :N] + alpha * sum_t val[m, t] * B[idx[m, t], :N]
+/* Work items w0 <= w < w1 of
+ *   C[m, :N] = beta * C[m, :N] + alpha * sum_t val[m, t] * B[idx[m, t], :N]
  * (beta == 0 overwrites C, whatever it held). B: row stride ldb; C: row stride ldc. Item w is
  * chunk w / blocks of the columns for block w % blocks of the rows. */
 void gated_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32_t *cnt,
@@ -84,7 +87,8 @@ void gated_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32
                 for (int a = 0; a < NACC; a++) acc[a] = (vf){0};
                 for (int t = 0; t < n; t++) {
                     const float *b = B + (int64_t)ix[t] * ldb + j0;
-                    const char *pf = (const char *)(B + (int64_t)ix[t + PREFETCH < n ? t + PREFETCH : t] * ldb + j0);
+                    int ahead = t + PREFETCH < n ? t + PREFETCH : t;
+                    const char *pf = (const char *)(B + (int64_t)ix[ahead] * ldb + j0);
                     for (int q = 0; q < CH * 4; q += 64) __builtin_prefetch(pf + q);
                     vf s = (vf){0} + vv[t];
 #pragma GCC unroll 8

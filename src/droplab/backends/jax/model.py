@@ -98,7 +98,8 @@ def scratch_forward(params: Params, x: jax.Array, key: jax.Array | None, p1: flo
     Both layers' masks come from one draw (:func:`keep_mask_pair`: one random bit per unit at
     p = 0.5). ``matmul`` computes the hidden layers' products (:func:`mixed.matmul` for mixed
     precision); ``matmul_2``, when given, the second one's (gated products: the first layer's
-    is :func:`gated.input_matmul`, the second's :func:`gated.hidden_matmul`). The bias add, ReLU and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
+    is :func:`gated.input_matmul`, the second's :func:`gated.hidden_matmul`). The bias add, ReLU
+    and mask select of each hidden layer fuse into one XLA loop; ``sink``, when
     given, receives the hidden activations before and after dropout.
     """
     h1 = jax.nn.relu(matmul(x, params["lin1"]["kernel"]) + params["lin1"]["bias"])  # (batch, h1)

@@ -3,8 +3,9 @@
 Why: after ReLU and dropout at p = 0.5, 70-80% of a hidden layer's activations in the chapter's
 MLP are exactly zero, and so are the same entries of the gradients that flow back through them.
 Dense matrix products (MKL) multiply those zeros all the same; the kernels in
-``droplab/kernels/gated.c`` skip them. The sums are the same products over the same nonzero terms, so results equal the dense
-ones up to float32 rounding (summation order), and they do not depend on the thread count.
+``droplab/kernels/gated.c`` skip them. The sums are the same products over the same nonzero
+terms, so results equal the dense ones up to float32 rounding (summation order), and they do not
+depend on the thread count.
 
 The kernels are C (:mod:`droplab.kernels`), compiled once per machine with the system's C
 compiler (``$CC``, else ``cc``) into droplab's user cache, keyed by the source, the flags and the
