@@ -33,8 +33,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"dropout kernel) in the precision `--precision auto` picks here (*precision*; "
         f"mixed_bfloat16 = bfloat16 products with float32 accumulation and parameters, on CPUs "
         f"with native bfloat16 instructions; gated = float32 products over the nonzeros that ReLU "
-        f"and dropout leave, skipping the zeros: droplab's C kernels, in PyTorch and JAX); *droplab float32* the same run in float32 (where "
-        f"auto picked mixed_bfloat16); *droplab concise* the same loop in float32 with the "
+        f"and dropout leave, skipping the zeros: droplab's C kernels, in PyTorch and JAX); "
+        f"*droplab float32* the same run in float32 (where auto picked mixed_bfloat16); "
+        f"*droplab concise* the same loop in float32 with the "
         f"framework's own dropout op; *idiomatic* the framework's usual loop in float32 with its "
         f"`Dropout` layer (`src/droplab/bench/idiomatic_*.py`). Speed-ups are the idiomatic "
         f"median over each droplab median; accuracies are means over the runs."),

@@ -42,7 +42,8 @@ def droplab_run(name: str, data: Arrays, *, epochs: int, seed: int, device: str 
     result = fit(config, data, None, device=device, quiet=True)
     seconds = time.perf_counter() - t0
     last = result.final
-    return {"seconds": seconds, "val_acc": last.val_acc, "train_loss": last.train_loss}
+    return {"seconds": seconds, "val_acc": last.val_acc, "train_loss": last.train_loss,
+            "products": result.products}
 
 
 def idiomatic_run(name: str, data: Arrays, *, epochs: int, seed: int, device: str = "cpu") -> dict:
@@ -64,21 +65,6 @@ def runners(name: str, device: str = "cpu") -> dict[str, tuple[str, str] | None]
         elif who != "droplab_float32" or auto != "float32":
             out[who] = (spec[0], spec[1] or auto)
     return out
-
-
-def products(name: str, precision: str, device: str = "cpu") -> str:
-    """The products droplab's training step runs for backend ``name``: "gated" (PyTorch's and
-    JAX's float32 steps on the CPU, where the kernels build: :mod:`droplab.kernels`) or
-    "dense"."""
-    if name not in ("torch", "jax") or precision != "float32" or device != "cpu":
-        return "dense"
-    if name == "torch":
-        from droplab.backends.torch import gated as torch_gated
-
-        return "gated" if torch_gated.load() is not None else "dense"
-    from droplab.backends.jax import gated as jax_gated
-
-    return "gated" if jax_gated.available() else "dense"
 
 
 def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed: int = 0,
@@ -106,7 +92,7 @@ def compare(name: str, data: Arrays, *, epochs: int = 10, repeats: int = 3, seed
     row: dict[str, Any] = {
         "backend": name, "device": device, "epochs": epochs, "repeats": repeats,
         "precision": plan["droplab"][1],  # type: ignore[index]
-        "products": products(name, plan["droplab"][1], device),  # type: ignore[index]
+        "products": runs["droplab"][0].get("products", "dense"),
     }
     for who in RUNNERS:
         row[f"{who}_s"] = med.get(who)
@@ -150,7 +136,7 @@ def headline(rows: list[dict[str, Any]], data: Arrays, *, epochs: int = 10, repe
                 f"  val_acc {res['val_acc']:.4f}")
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"droplab_backend": ours["backend"], "precision": spec[1],
-            "products": products(ours["backend"], spec[1], device),
+            "products": ours.get("products", "dense"),
             "idiomatic_backend": peer["backend"], "droplab_s": med["droplab"],
             "idiomatic_s": med["idiomatic"], "ratio": med["droplab"] / med["idiomatic"],
             "runs": times}
