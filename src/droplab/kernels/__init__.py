@@ -22,10 +22,33 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from droplab import _checks
 from droplab.data.sources import cache_root
 
 HERE = Path(__file__).parent
 SWITCH = "DROPLAB_GATED"  # set to 0: the backends use their dense products, nothing is built
+PRODUCTS = ("auto", "gated", "dense")  # a learner's ``products`` argument
+
+
+def wanted(products: str, usable: bool, where: str) -> bool:
+    """Whether a learner should try the gated kernels for its ``products`` argument.
+
+    ``usable``: whether its step can run them (``where`` says when it can, for the message).
+    "gated" where they cannot run raises ValueError; "dense", or "auto" where they cannot run,
+    is False.
+    """
+    _checks.one_of(products, "products", PRODUCTS)
+    if products == "gated" and not usable:
+        raise ValueError(_checks.invalid("products", f"'auto' or 'dense' unless {where}",
+                                         products))
+    return usable and products != "dense"
+
+
+def missing(products: str, why: str | None) -> None:
+    """For a learner that wanted the kernels and could not load them: "gated" raises
+    RuntimeError with ``why``; "auto" falls back to the dense products (returns)."""
+    if products == "gated":
+        raise RuntimeError(f"products='gated': {why}")
 
 
 def disabled() -> bool:

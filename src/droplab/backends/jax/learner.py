@@ -32,14 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from droplab import _checks
+from droplab import _checks, kernels
 from droplab.backends.jax import gated, model
 from droplab.backends.jax.keys import as_key, seed_key
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
-
-PRODUCTS = ("auto", "gated", "dense")
 
 
 def jax_device(device: str) -> jax.Device:
@@ -132,10 +130,10 @@ class JaxLearner:
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu",
                  products: str = "auto") -> None:
         _checks.one_of(config.mlp.noise, "noise", NOISES)
-        _checks.one_of(products, "products", PRODUCTS)
         model.forward_for(config.model, config.mlp, config.precision)  # checks the combination
         self.config = config
         self.device = jax_device(device)
+        self.products = self._products(products)  # checked before any data is copied
         put = partial(jax.device_put, device=self.device)
         # float32 in both precisions: XLA's CPU gather of bfloat16 rows is slower than gathering
         # float32 ones and converting inside the fused product (epoch 0.57 s vs 0.52 s here).
@@ -146,7 +144,6 @@ class JaxLearner:
         self._n_in = int(data.train_x.shape[1])
         self.params = put(model.init_params(config.mlp, self._n_in, config.seed))
         self._static = {"kind": config.model, "mlp": config.mlp, "precision": config.precision}
-        self.products = self._products(products)
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
@@ -167,16 +164,11 @@ class JaxLearner:
         cfg = self.config
         usable = (cfg.precision == "float32" and cfg.mlp.noise == "dropout"
                   and self.device.platform == "cpu")
-        if products == "dense" or (products == "auto" and not usable):
+        if not kernels.wanted(products, usable, "the model is a float32 dropout model on the CPU"):
             return "dense"
-        if not usable:
-            raise ValueError(_checks.invalid(
-                "products", "'auto' or 'dense' unless the model is a float32 dropout model on "
-                "the CPU", products))
         if gated.available():
             return "gated"
-        if products == "gated":
-            raise RuntimeError(f"products='gated': {gated.why_not}")
+        kernels.missing(products, gated.why_not)
         return "dense"
 
     def _epoch_rates(self, epoch: int) -> jax.Array | None:

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from droplab import _checks, precision
+from droplab import _checks, kernels, precision
 from droplab.backends.torch import gated
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
@@ -60,7 +60,6 @@ from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
 
 ENGINES = ("manual", "autograd")
-PRODUCTS = ("auto", "gated", "dense")
 _EVAL_CHUNK = 8192  # rows per evaluation forward pass
 
 
@@ -97,6 +96,8 @@ class TorchLearner:
         self._threads = threads if isinstance(threads, int) else None
         self.config, self.low_memory = config, low_memory
         self.device = torch.device(device)
+        gated_kernels = self._kernels(products)  # checked before any data is copied
+        self.products = "gated" if gated_kernels is not None else "dense"
         self.mlp = config.mlp
         self.compute = torch.bfloat16 if self.mixed else torch.float32
         dev = self.device
@@ -109,13 +110,11 @@ class TorchLearner:
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        kernels = self._kernels(products)
-        self.products = "gated" if kernels is not None else "dense"
         self.manual: ManualMLP
         if self.mixed:
             self.manual = FlatMixedMLP(self.params, self.mlp, config.batch_size, self.compute)
-        elif kernels is not None:
-            self.manual = GatedMLP(self.params, self.mlp, config.batch_size, kernels)
+        elif gated_kernels is not None:
+            self.manual = GatedMLP(self.params, self.mlp, config.batch_size, gated_kernels)
         else:
             self.manual = ManualMLP(self.params, self.mlp, config.batch_size)
         self.optimizer: torch.optim.Optimizer | None = None
@@ -127,18 +126,14 @@ class TorchLearner:
 
     def _kernels(self, products: str) -> gated.Kernels | None:
         """The gated kernels where ``products`` asks for them and the step can use them."""
-        _checks.one_of(products, "products", PRODUCTS)
         usable = self.engine == "manual" and not self.mixed and self.device.type == "cpu"
-        if products == "dense" or not usable:
-            if products == "gated":
-                raise ValueError(_checks.invalid(
-                    "products", "'auto' or 'dense' unless the step is the manual engine's in "
-                    "float32 on the CPU", products))
+        if not kernels.wanted(products, usable, "the step is the manual engine's in float32 on "
+                              "the CPU"):
             return None
-        kernels = gated.load()
-        if kernels is None and products == "gated":
-            raise RuntimeError(f"products='gated': {gated.why_not}")
-        return kernels
+        loaded = gated.load()
+        if loaded is None:
+            kernels.missing(products, gated.why_not)
+        return loaded
 
     # -- randomness ---------------------------------------------------------------------------
 
