@@ -40,3 +40,14 @@ def _get(name: str):
             pytest.fail(f"backend {name} is required in this run but not installed")
         pytest.skip(f"{name} is not installed in this environment")
     return backends.get(name)
+
+
+@pytest.fixture(scope="session")
+def fashion_tiny():
+    """1024 training and 512 validation examples of the real Fashion-MNIST (loaded once)."""
+    from droplab import data
+
+    try:
+        return data.arrays().subset(1024, 512)
+    except data.DataError as error:  # pragma: no cover - depends on the machine
+        pytest.skip(f"Fashion-MNIST is not available: {error}")

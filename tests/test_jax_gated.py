@@ -11,7 +11,6 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 
 from droplab import backends
-from droplab import data as droplab_data
 from droplab.backends.jax import gated
 from droplab.config import MLPConfig, TrainConfig
 
@@ -65,12 +64,9 @@ def test_bad_operands_get_a_precise_error():
         gated.product(jnp.ones((2, 3)), jnp.ones((4, 2)))
 
 
-@pytest.fixture(scope="module")
-def tiny() -> droplab_data.Arrays:
-    try:
-        return droplab_data.arrays().subset(1024, 512)
-    except droplab_data.DataError as error:  # pragma: no cover - depends on the machine
-        pytest.skip(f"Fashion-MNIST is not available: {error}")
+@pytest.fixture
+def tiny(fashion_tiny):
+    return fashion_tiny
 
 
 def test_the_learner_picks_gated_products_where_they_apply(tiny):

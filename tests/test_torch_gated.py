@@ -12,7 +12,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from droplab import backends
-from droplab import data as droplab_data
 from droplab.backends.torch import gated
 from droplab.backends.torch.gated_mlp import GatedMLP
 from droplab.backends.torch.manual import ManualMLP, scratch_drop
@@ -101,12 +100,9 @@ def test_gated_step_equals_the_dense_step(kernels):
         torch.testing.assert_close(states[1][1][k], v, rtol=1e-4, atol=1e-6, msg=k)
 
 
-@pytest.fixture(scope="module")
-def tiny() -> droplab_data.Arrays:
-    try:
-        return droplab_data.arrays().subset(1024, 512)
-    except droplab_data.DataError as error:  # pragma: no cover - depends on the machine
-        pytest.skip(f"Fashion-MNIST is not available: {error}")
+@pytest.fixture
+def tiny(fashion_tiny):
+    return fashion_tiny
 
 
 def test_the_learner_picks_gated_products_where_they_apply(tiny, kernels):
