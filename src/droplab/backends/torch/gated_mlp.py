@@ -25,7 +25,11 @@ from droplab.config import MLPConfig
 
 
 class GatedMLP(ManualMLP):
-    """:class:`ManualMLP` (float32) whose sparse products skip their zeros."""
+    """:class:`ManualMLP` (float32) whose sparse products skip their zeros.
+
+    Its operands are float32 CPU tensors with contiguous rows by construction (the learner's
+    parameters, batches and this class's scratch), so the products run unchecked.
+    """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
                  kernels: Kernels) -> None:
@@ -42,14 +46,14 @@ class GatedMLP(ManualMLP):
         self._W2t.copy_(W2.t())
         Z = self._Z2[:D1.shape[0]]
         Z.copy_(b2.expand_as(Z))
-        return self.kernels.mm(D1, self._W2t, Z, alpha=f1, beta=1.0)
+        return self.kernels.mm(D1, self._W2t, Z, alpha=f1, beta=1.0, checked=False)
 
     def _back2(self, E2: torch.Tensor, W2: torch.Tensor) -> torch.Tensor:
-        return self.kernels.mm(E2, W2, self._G1[:E2.shape[0]])
+        return self.kernels.mm(E2, W2, self._G1[:E2.shape[0]], checked=False)
 
     def _update(self, W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float,
                 transposed: bool = False) -> None:
         if transposed:  # the output layer's narrow product: dense
             super()._update(W, A, B, alpha, transposed)
             return
-        self.kernels.mm(A, B, W, alpha=alpha, beta=self.decay)
+        self.kernels.mm(A, B, W, alpha=alpha, beta=self.decay, checked=False)
