@@ -3,7 +3,10 @@
 * ``gated.c``: the gated products (a matrix product over its left operand's nonzeros), with
   OpenMP loops for PyTorch (:mod:`droplab.backends.torch.gated`, through ctypes);
 * ``gated_xla.cc``: the same kernels as an XLA FFI custom call for JAX on the CPU
-  (:mod:`droplab.backends.jax.gated`), run on XLA's own intra-op thread pool.
+  (:mod:`droplab.backends.jax.gated`), run on XLA's own intra-op thread pool;
+* ``fused.c``: the elementwise passes of PyTorch's hand-written step (ReLU and dropout, softmax
+  and loss, gradient gates and bias sums, SGD and the bfloat16 cast), one pass each
+  (:mod:`droplab.backends.torch.fused`).
 
 :func:`build` compiles with the system's compiler (``$CC``/``cc``, ``$CXX``/``c++``) into droplab's
 user cache (``$XDG_CACHE_HOME/droplab/kernels``), keyed by the sources, the flags, the compiler

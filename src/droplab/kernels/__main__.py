@@ -14,6 +14,13 @@ def main() -> None:
         k = torch_gated.load()
         print(f"torch gated kernels: {k.path}" if k else
               f"torch gated kernels unavailable ({torch_gated.why_not}): dense products")
+        import torch
+
+        from droplab.backends.torch import fused as torch_fused
+
+        f = torch_fused.load(torch.bfloat16)
+        print(f"torch fused kernels: {f.path}" if f else
+              f"torch fused kernels unavailable ({torch_fused.why_not}): PyTorch's ops")
     if backends.installed("jax"):
         from droplab.backends.jax import gated as jax_gated
 

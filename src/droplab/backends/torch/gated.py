@@ -37,12 +37,17 @@ _P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
 
 def build(directory: Path | None = None) -> Path:
     """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
+    return compile_c("gated", SOURCE, directory)
+
+
+def compile_c(name: str, source: Path, directory: Path | None = None) -> Path:
+    """Shared library ``name`` built from C file ``source`` with the first of :data:`FLAG_SETS`
+    that compiles (cached; see :func:`droplab.kernels.build`). Raises BuildError."""
     cc = _kernels.compiler("CC", "cc")
     if cc is None:
         raise BuildError("no C compiler found (set CC, or install gcc or clang)")
-    step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", str(SOURCE)]
-    return _kernels.build("gated", [step], FLAG_SETS, SOURCE.read_bytes() + cc.encode(),
-                          directory)
+    step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", str(source)]
+    return _kernels.build(name, [step], FLAG_SETS, source.read_bytes() + cc.encode(), directory)
 
 
 class Kernels:

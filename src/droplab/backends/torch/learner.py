@@ -47,9 +47,10 @@ import torch
 import torch.nn.functional as F
 
 from droplab import _checks, kernels, precision
-from droplab.backends.torch import gated
+from droplab.backends.torch import fused, gated
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
+from droplab.backends.torch.fused_mlp import FusedMixedMLP
 from droplab.backends.torch.gated_mlp import GatedMLP
 from droplab.backends.torch.manual import Drop, ManualMLP, concise_drop
 from droplab.backends.torch.mask_stream import MaskStream
@@ -111,7 +112,10 @@ class TorchLearner:
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
         self.manual: ManualMLP
-        if self.mixed:
+        fused_kernels = self._fused()
+        if fused_kernels is not None:
+            self.manual = FusedMixedMLP(self.params, self.mlp, config.batch_size, fused_kernels)
+        elif self.mixed:
             self.manual = FlatMixedMLP(self.params, self.mlp, config.batch_size, self.compute)
         elif gated_kernels is not None:
             self.manual = GatedMLP(self.params, self.mlp, config.batch_size, gated_kernels)
@@ -134,6 +138,13 @@ class TorchLearner:
         if loaded is None:
             kernels.missing(products, gated.why_not)
         return loaded
+
+    def _fused(self) -> fused.Fused | None:
+        """The fused kernels where the step can use them: the manual engine's scratch model in
+        mixed precision on the CPU (else, or where they cannot be built, PyTorch's ops)."""
+        usable = (self.engine == "manual" and self.mixed and self.device.type == "cpu"
+                  and self.config.model == "scratch")
+        return fused.load(torch.bfloat16) if usable else None
 
     # -- randomness ---------------------------------------------------------------------------
 
@@ -164,8 +175,7 @@ class TorchLearner:
                     else self._autograd_step(gen, rates))
 
             def batch(start: int) -> None:
-                idx = order[start:start + bs]
-                step(self.train_x.index_select(0, idx), self.train_y.index_select(0, idx), total)
+                step(*self.manual.batch(self.train_x, self.train_y, order[start:start + bs]), total)
 
             self.tuner.run(range(0, n, bs), batch)
         return total.item() / n  # the epoch's one host sync
@@ -181,7 +191,8 @@ class TorchLearner:
             bs = self.config.batch_size
             drop = MaskStream(gen, [min(bs, n - s) for s in range(0, n, bs)],
                               (self.mlp.num_hiddens_1, self.mlp.num_hiddens_2),
-                              (self.mlp.dropout_1, self.mlp.dropout_2), self.compute, self.device)
+                              (self.mlp.dropout_1, self.mlp.dropout_2), self.compute, self.device,
+                              expand=not isinstance(self.manual, FusedMixedMLP))
         return lambda X, y, total: self.manual.step(X, y, drop, total)
 
     def _autograd_step(self, gen: torch.Generator | None, rates: tuple[float, float]) -> Any:

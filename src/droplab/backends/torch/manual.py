@@ -83,6 +83,11 @@ class ManualMLP:
         dev = self.W1.device
         self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
 
+    def batch(self, X: torch.Tensor, y: torch.Tensor,
+              idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch: rows ``idx`` of the resident ``X`` and ``y``."""
+        return X.index_select(0, idx), y.index_select(0, idx)
+
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """W1, b1, W2, b2, W3, b3 in the compute dtype (the parameters themselves in float32)."""
         ps = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)

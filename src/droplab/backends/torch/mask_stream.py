@@ -43,12 +43,15 @@ class MaskStream:
         rows: the batch size of each step, in order.
         widths, ps: each dropped layer's width and rate, in call order within a step.
         dtype, device: the multipliers' (the activations').
+        expand: False: keep each call's random bytes as drawn, for a kernel that reads the lanes
+            itself (:meth:`lanes`; droplab's fused kernels) instead of multiplying (``__call__``).
     """
 
     def __init__(self, gen: torch.Generator | None, rows: Sequence[int], widths: Sequence[int],
                  ps: Sequence[float], dtype: torch.dtype, device: torch.device,
-                 steps_per_block: int = STEPS_PER_BLOCK) -> None:
+                 steps_per_block: int = STEPS_PER_BLOCK, expand: bool = True) -> None:
         self.gen, self.dtype, self.device = gen, dtype, torch.device(device)
+        self.expand = expand
         self.ps = [float(p) for p in ps]
         # The calls that draw, in order: (rows, width, p); p in {0, 1} draws nothing.
         self._calls = [(r, w, p) for r in rows for w, p in zip(widths, self.ps, strict=True)]
@@ -72,10 +75,14 @@ class MaskStream:
             if n_words == 0:
                 self._ready.append(None)
                 continue
-            if p not in expanded:
-                expanded[p] = self._expand(data, p)
-            start = offset * (64 // lanes(p)[0])  # lanes per word
-            self._ready.append(expanded[p][start:start + r * w].view(r, w))
+            if not self.expand:
+                assert data is not None
+                self._ready.append(data[offset * 8:(offset + n_words) * 8])
+            else:
+                if p not in expanded:
+                    expanded[p] = self._expand(data, p)
+                start = offset * (64 // lanes(p)[0])  # lanes per word
+                self._ready.append(expanded[p][start:start + r * w].view(r, w))
             offset += n_words
 
     def _expand(self, data: torch.Tensor | None, p: float) -> torch.Tensor:
@@ -95,6 +102,25 @@ class MaskStream:
     def __call__(self, H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]:
         """:data:`~droplab.backends.torch.manual.Drop` for the next call: H (after ReLU) with
         dropout applied in place; (D, 1, scale) as ``scratch_drop`` returns."""
+        mult = self._advance(H, p)
+        q = float(p)
+        if q == 0.0:
+            return H, 1.0, 1.0
+        if q == 1.0:
+            return H.zero_(), 0.0, 0.0
+        if mult is None:  # rate so close to 1 that the 16-bit lane drops everything
+            return H.zero_(), 1.0, grad_scale(q)
+        return H.mul_(mult), 1.0, grad_scale(q)
+
+    def lanes(self, H: torch.Tensor, p: float) -> torch.Tensor | None:
+        """The next call's random bytes (``expand=False``): lane i decides element i of H, as
+        :func:`droplab.backends.lanes.lanes` says; None where the call draws nothing (p 0 or 1,
+        or so close to 1 that every lane drops)."""
+        return self._advance(H, p)
+
+    def _advance(self, H: torch.Tensor, p: float) -> torch.Tensor | None:
+        """Check the next call against the plan, draw its block when it starts one; its
+        multipliers (or random bytes), None where it draws nothing."""
         if self._next >= len(self._calls):
             raise RuntimeError("MaskStream: more dropout calls than the epoch was planned for")
         r, w, q = self._calls[self._next]
@@ -105,11 +131,4 @@ class MaskStream:
         if k == 0:
             self._fill()
         self._next += 1
-        if q == 0.0:
-            return H, 1.0, 1.0
-        if q == 1.0:
-            return H.zero_(), 0.0, 0.0
-        mult = self._ready[k]
-        if mult is None:  # rate so close to 1 that the 16-bit lane drops everything
-            return H.zero_(), 1.0, grad_scale(q)
-        return H.mul_(mult), 1.0, grad_scale(q)
+        return self._ready[k]

@@ -1,0 +1,137 @@
+"""Fused kernels: the hand-written step's elementwise passes in C (float32 and bfloat16, CPU).
+
+Why: around its eight matrix products the chapter's MLP step runs ~25 small PyTorch ops (ReLU,
+the dropout multiply and its mask expansion, softmax and loss, gradient gates and scales, bias
+sums, the SGD update and the bfloat16 cast of the weights); each pays dispatch and a two-thread
+fork/join around ~65k elements, a third of a mixed-precision step on this project's 2-core CPU.
+``droplab/kernels/fused.c`` does them in five passes that read the operands once
+(:class:`~droplab.backends.torch.fused_mlp.FusedMixedMLP` uses them).
+
+The kernels compute what the PyTorch ops compute, rounding where they round (see fused.c);
+they are compiled like the gated products (:mod:`droplab.backends.torch.gated`): once per
+machine into droplab's user cache, none where no C compiler works (:func:`load` is then None and
+the learner keeps its PyTorch ops), off with ``DROPLAB_GATED=0``.
+
+Operands are not checked here: callers pass contiguous CPU tensors of the kernel's dtype, made so
+by construction (:class:`~droplab.backends.torch.fused_mlp.FusedMixedMLP` allocates them).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import torch
+
+from droplab import kernels as _kernels
+from droplab.backends.lanes import lanes
+from droplab.backends.torch.gated import compile_c
+from droplab.kernels import BuildError
+
+SOURCE = _kernels.source("fused.c")
+_P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
+_SUFFIX = {torch.float32: "f32", torch.bfloat16: "bf16"}
+_SIGNATURES = {
+    "relu_drop": [_I64, _P, _P, _I, _I, _F],
+    "relu": [_I64, _P],
+    "softmax_xent": [_I, _I, _P, _P, _P, _P, _P, _F, _F],
+    "gate": [_I, _I, _P, _P, _F, _P, _F, _F],
+    "sgd": [_I, _P, _P, _P, _P, _P, _P],
+}
+
+
+def build(directory: Path | None = None) -> Path:
+    """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
+    return compile_c("fused", SOURCE, directory)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+class Fused:
+    """The kernels at ``path`` for tensors of ``dtype`` (float32 or bfloat16)."""
+
+    def __init__(self, path: Path, dtype: torch.dtype) -> None:
+        if dtype not in _SUFFIX:
+            raise ValueError(f"fused kernels: dtype must be float32 or bfloat16, not {dtype}")
+        self.path, self.dtype = path, dtype
+        lib = ctypes.CDLL(str(path))
+        for name, args in _SIGNATURES.items():
+            fn = getattr(lib, f"{name}_{_SUFFIX[dtype]}")
+            fn.argtypes, fn.restype = args, None
+            setattr(self, f"_{name}", fn)
+        lib.gather_rows.argtypes = [_I, _I64, _P, _P, _P, _P, _P]
+        lib.gather_rows.restype = None
+        self._gather = lib.gather_rows
+
+    def relu_drop(self, Z: torch.Tensor, bits: torch.Tensor | None, p: float,
+                  scale: float) -> torch.Tensor:
+        """``Z <- relu(Z) * (scale where kept, 0 where dropped)`` in place: element i kept when
+        lane i of ``bits`` (droplab's lanes for ``p``) passes. ``bits`` None: ReLU only."""
+        if bits is None:
+            self._relu(Z.numel(), Z.data_ptr())  # type: ignore[attr-defined]
+            return Z
+        b, t = lanes(p)
+        self._relu_drop(Z.numel(), Z.data_ptr(), bits.data_ptr(), b, t,  # type: ignore[attr-defined]
+                        scale)
+        return Z
+
+    def softmax_xent(self, Z: torch.Tensor, y: torch.Tensor, G: torch.Tensor,
+                     loss: torch.Tensor, bias: torch.Tensor | None = None, bias_beta: float = 0.0,
+                     bias_alpha: float = 1.0) -> torch.Tensor:
+        """``G <- softmax(Z) - onehot(y)``; ``loss`` (a float32 scalar) += the batch's summed
+        cross-entropy; ``bias <- bias_beta * bias + bias_alpha * G.sum(0)`` where given."""
+        B, C = Z.shape
+        self._softmax_xent(B, C, Z.data_ptr(), y.data_ptr(), G.data_ptr(),  # type: ignore
+                           loss.data_ptr(), _ptr(bias), bias_beta, bias_alpha)
+        return G
+
+    def gate(self, E: torch.Tensor, D: torch.Tensor, g: float, bias: torch.Tensor | None = None,
+             bias_beta: float = 0.0, bias_alpha: float = 1.0) -> torch.Tensor:
+        """``E <- (D > 0 ? g * E : 0)`` in place (ReLU's and dropout's gates and the dropout
+        scale); ``bias <- bias_beta * bias + bias_alpha * E.sum(0)`` where given."""
+        B, H = E.shape
+        self._gate(B, H, E.data_ptr(), D.data_ptr(), g, _ptr(bias), bias_beta,  # type: ignore
+                   bias_alpha)
+        return E
+
+    def sgd(self, offsets: torch.Tensor, beta: torch.Tensor, alpha: torch.Tensor,
+            W: torch.Tensor, G: torch.Tensor, low: torch.Tensor | None = None) -> None:
+        """Per segment ``s`` of the flat float32 ``W``: ``W = beta[s] * W + alpha[s] * G``;
+        ``low`` (where given) <- W rounded to the kernels' dtype. ``offsets``: int64 (S + 1,)."""
+        self._sgd(len(beta), offsets.data_ptr(), beta.data_ptr(), alpha.data_ptr(),  # type: ignore
+                  W.data_ptr(), G.data_ptr(), _ptr(low))
+
+    def gather(self, src: torch.Tensor, idx: torch.Tensor, out: torch.Tensor,
+               ysrc: torch.Tensor | None = None, yout: torch.Tensor | None = None) -> None:
+        """``out[r] = src[idx[r]]`` (rows), and ``yout[r] = ysrc[idx[r]]`` (int64) where given."""
+        rows = idx.numel()
+        self._gather(rows, src.stride(0) * src.element_size(), src.data_ptr(), idx.data_ptr(),
+                     out.data_ptr(), _ptr(ysrc), _ptr(yout))
+
+
+_built: dict[str, Path | None] = {}
+why_not: str | None = None  # why load() returned None, for messages
+
+
+def load(dtype: torch.dtype) -> Fused | None:
+    """The kernels for ``dtype`` (compiled on first use, then cached), or None where they cannot
+    be built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
+    global why_not
+    if _kernels.disabled():
+        why_not = f"{_kernels.SWITCH}=0"
+        return None
+    if "path" not in _built:
+        try:
+            _built["path"] = build()
+        except BuildError as e:
+            why_not, _built["path"] = str(e), None
+    path = _built["path"]
+    if path is None:
+        return None
+    try:
+        return Fused(path, dtype)
+    except OSError as e:
+        why_not = f"{path}: {e}"
+        return None

@@ -1,0 +1,126 @@
+"""The mixed-precision hand-written step with its elementwise passes fused in C.
+
+:class:`~droplab.backends.torch.mixed.FlatMixedMLP` runs the step's eight matrix products in
+bfloat16 (oneDNN) and ~25 small PyTorch ops around them. Here the products stay PyTorch's, written
+into buffers allocated once, and the rest runs as droplab's fused kernels
+(:mod:`droplab.backends.torch.fused`), one pass each:
+
+* forward: ``relu_drop`` after each hidden layer's ``addmm`` (ReLU, and dropout read straight from
+  the :class:`~droplab.backends.torch.mask_stream.MaskStream`'s random bytes: no multipliers are
+  expanded); ``softmax_xent`` on the logits (loss, ``softmax - onehot``, the output bias's sum);
+* backward: ``gate`` on each hidden gradient (ReLU's and dropout's gates, the dropout scale and
+  the bias's sum in one pass);
+* ``sgd``: every parameter's update over the flat float32 buffer, writing the bfloat16 copy the
+  next step multiplies (the cast that opened every step);
+* ``gather``: the minibatch's rows, two threads copying.
+
+Same masks, same rounding points as ``FlatMixedMLP`` (tested against it); the scratch model only
+(the concise one draws through ``F.dropout``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from droplab.backends.torch.bits import scale_for
+from droplab.backends.torch.fused import Fused
+from droplab.backends.torch.mask_stream import MaskStream
+from droplab.backends.torch.manual import Drop
+from droplab.backends.torch.mixed import FlatMixedMLP, _product
+from droplab.backends.torch.model import scale as grad_scale
+from droplab.config import MLPConfig
+
+
+class FusedMixedMLP(FlatMixedMLP):
+    """:class:`FlatMixedMLP` whose elementwise passes are droplab's fused kernels (bfloat16, CPU).
+
+    ``step`` reads its masks from a :class:`MaskStream` built with ``expand=False`` (the
+    learner's); it takes any other :data:`~droplab.backends.torch.manual.Drop` too.
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
+                 kernels: Fused) -> None:
+        super().__init__(params, mlp, batch_size, torch.bfloat16)
+        self.kernels = kernels
+        bf = torch.bfloat16
+        h1, d_in = self.W1.shape
+        h2, out = self.W2.shape[0], self.W3.shape[0]
+        bs = batch_size
+        # Scratch reused every step: nothing here outlives the step that writes it.
+        self._X = torch.empty(bs, d_in, dtype=bf)
+        self._y = torch.empty(bs, dtype=torch.int64)
+        self._Z1, self._E1 = torch.empty(bs, h1, dtype=bf), torch.empty(bs, h1, dtype=bf)
+        self._Z2, self._E2 = torch.empty(bs, h2, dtype=bf), torch.empty(bs, h2, dtype=bf)
+        self._Z3, self._G3 = torch.empty(bs, out, dtype=bf), torch.empty(bs, out, dtype=bf)
+        self._gW3t = torch.empty(h2, out, dtype=bf)
+        # The flat buffer's six segments (W1, b1, W2, b2, W3, b3): weight decay on the weights.
+        self._params = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
+        sizes = [p.numel() for p in self._params]
+        self._offsets = torch.tensor([sum(sizes[:i]) for i in range(7)], dtype=torch.int64)
+        self._beta = torch.tensor([self.decay, 1.0] * 3, dtype=torch.float32)
+        self._alphas: dict[tuple[int, float], torch.Tensor] = {}  # (B, f2) -> see _alpha
+        self._cast: tuple[int, ...] | None = None  # the parameters' versions at the last cast
+
+    def _weights(self) -> tuple[torch.Tensor, ...]:
+        # The bfloat16 copy is rewritten by each step's sgd; cast again only where the parameters
+        # changed since (a checkpoint loaded, an optimiser's step): their version counters say.
+        versions = tuple(p._version for p in self._params)
+        if versions != self._cast:
+            self._low.copy_(self._master)
+            self._cast = versions
+        return tuple(self._low_views)
+
+    def batch(self, X: torch.Tensor, y: torch.Tensor,
+              idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``idx`` of ``X`` (bfloat16, contiguous) and ``y`` (int64), in this step's buffers."""
+        n = idx.numel()
+        Xb, yb = self._X[:n], self._y[:n]
+        self.kernels.gather(X, idx, Xb, y, yb)
+        return Xb, yb
+
+    def _drop(self, Z: torch.Tensor, drop: Drop, p: float) -> tuple[torch.Tensor, float, float]:
+        """ReLU and dropout on Z in place; (D, f, g) as :data:`Drop` returns. A
+        :class:`MaskStream` of random bytes runs as one fused pass; any other ``drop`` (say,
+        ``scratch_drop``) after the fused ReLU."""
+        if not (isinstance(drop, MaskStream) and not drop.expand):
+            return drop(self.kernels.relu_drop(Z, None, p, 1.0), p)
+        bits = drop.lanes(Z, p)
+        if p == 0.0:
+            return self.kernels.relu_drop(Z, None, p, 1.0), 1.0, 1.0
+        if p == 1.0:
+            return Z.zero_(), 0.0, 0.0
+        if bits is None:  # so close to 1 that every lane drops
+            return Z.zero_(), 1.0, grad_scale(p)
+        scale = scale_for(p, torch.bfloat16)
+        return self.kernels.relu_drop(Z, bits, p, scale), 1.0, grad_scale(p)
+
+    @torch.no_grad()
+    def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
+        """One SGD step on the batch (X (B, in) bfloat16, y (B,)); adds its summed loss to total."""
+        B = X.shape[0]
+        k = self.kernels
+        W1, b1, W2, b2, W3, b3 = self._weights()
+        gW1, gb1, gW2, gb2, gW3, gb3 = self._grad_views
+        D1, f1, g1 = self._drop(torch.addmm(b1, X, W1.t(), out=self._Z1[:B]), drop, self.p1)
+        Z2 = torch.addmm(b2, D1, W2.t(), alpha=f1, out=self._Z2[:B])
+        D2, f2, g2 = self._drop(Z2, drop, self.p2)
+        Z3 = torch.addmm(b3, D2, W3.t(), alpha=f2, out=self._Z3[:B])
+        G3 = k.softmax_xent(Z3, y, self._G3[:B], total, gb3)
+        # Gradients from the old weights; each hidden one carries its dropout scale.
+        E2 = k.gate(torch.mm(G3, W3, out=self._E2[:B]), D2, g2, gb2)
+        E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
+        # (D2.T @ G3).T, not G3.T @ D2: oneDNN would split that product's summed dimension
+        # across threads, making results depend on the thread count.
+        gW3.copy_(torch.mm(D2.t(), G3, out=self._gW3t).t())
+        _product(E2.t(), D1, f1, gW2)
+        torch.mm(E1.t(), X, out=gW1)
+        k.sgd(self._offsets, self._beta, self._alpha(B, f2), self._master, self._grad, self._low)
+
+    def _alpha(self, B: int, f2: float) -> torch.Tensor:
+        """The segments' SGD factors: -lr / B, and f2 (the output layer's input scale) for W3."""
+        alpha = self._alphas.get((B, f2))
+        if alpha is None:
+            c = -self.lr / B
+            alpha = torch.tensor([c, c, c, c, c * f2, c], dtype=torch.float32)
+            self._alphas[(B, f2)] = alpha
+        return alpha

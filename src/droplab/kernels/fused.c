@@ -1,0 +1,246 @@
+/* The elementwise parts of droplab's hand-written training step, fused: droplab's "fused" kernels.
+ *
+ * Around its eight matrix products the chapter's MLP step does ~25 small passes over (batch,
+ * hidden) tensors: ReLU, the dropout multiply, softmax and the loss, the gradient gates and their
+ * scales, the bias sums, the SGD update and (mixed precision) the weights' cast. As PyTorch ops
+ * each pays dispatch and, with two threads, a fork/join around ~65k elements of work: together a
+ * third of a step on this project's 2-core CPU. Here they are five passes:
+ *
+ *   relu_drop     D = relu(Z) * (0 or scale), the keep decisions read from droplab's random lanes
+ *   softmax_xent  loss += sum(logsumexp(z) - z[y]); G = softmax(z) - onehot(y); bias sums of G
+ *   gate          E = (D > 0 ? E * g : 0); bias sums of E
+ *   sgd           W = beta * W + alpha * G per segment of one flat buffer; and its bfloat16 copy
+ *   gather_rows   a minibatch's rows of X (and y) by index
+ *
+ * Each exists for float32 (_f32) and bfloat16 (_bf16, stored as uint16, computed in float32 and
+ * rounded to nearest even, as PyTorch rounds), so results equal those of the PyTorch ops they
+ * replace: bit for bit for relu_drop, gate and the products' inputs; within float32 rounding for
+ * the softmax (libm's expf/logf vs PyTorch's vectorised ones) and the sums (their order).
+ *
+ * Lanes (droplab.backends.lanes): element i of a call is decided by the bits-wide lane i of the
+ * call's random bytes (low bits first); kept when the lane >= t; 16-bit lanes are read as signed
+ * int16 and compared with t - 32768, as PyTorch does.
+ *
+ * Work is split over OpenMP threads by rows or by column chunks, never across a sum, so results
+ * do not depend on the thread count. Built like gated.c (droplab.kernels), sharing PyTorch's
+ * OpenMP runtime.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef float vf __attribute__((vector_size(32), aligned(4)));
+typedef uint32_t vu __attribute__((vector_size(32), aligned(4)));
+typedef uint16_t vh __attribute__((vector_size(16), aligned(2)));
+
+static inline float bf2f(uint16_t h) {
+    union { uint32_t u; float f; } v = {.u = (uint32_t)h << 16};
+    return v.f;
+}
+
+static inline uint16_t f2bf(float f) {
+    union { float f; uint32_t u; } v = {.f = f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  /* NaN */
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
+static inline vf vbf2f(vh h) {
+    vu u = __builtin_convertvector(h, vu) << 16;
+    return (vf)u;
+}
+
+static inline vh vf2bf(vf f) {
+    vu u = (vu)f;
+    vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    vu nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);  /* all ones where NaN */
+    r = (r & ~nan) | (0x7fc0u & nan);
+    return __builtin_convertvector(r, vh);
+}
+
+/* Element i's lane of `bits` (width b in 1, 2, 4, 8, 16) against threshold t. */
+static inline int keep_lane(const uint8_t *bits, int64_t i, int b, int t) {
+    switch (b) {
+    case 16: return (int)((const int16_t *)bits)[i] >= t - 32768;
+    case 8: return bits[i] >= t;
+    default: {
+        int64_t bit = i * b;
+        return ((bits[bit >> 3] >> (bit & 7)) & ((1 << b) - 1)) >= t;
+    }
+    }
+}
+
+static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat passes */
+
+/* ---- relu_drop: Z (n elements, in place) <- relu(Z) * (lane kept ? scale : 0) ---------------- */
+
+#define RELU_DROP(T, SUF, LOAD8, STORE8, TOF, FROMF)                                              \
+    void relu_drop_##SUF(int64_t n, T *z, const uint8_t *bits, int b, int t, float scale) {      \
+        int64_t items = (n + CHUNK - 1) / CHUNK;                                                 \
+        _Pragma("omp parallel for schedule(static)")                                             \
+        for (int64_t w = 0; w < items; w++) {                                                    \
+            int64_t i0 = w * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n, i = i0;                \
+            if (b == 1 && t == 1) { /* p = 0.5: one bit per element, a byte per 8 elements */    \
+                for (; i + 8 <= i1; i += 8) {                                                    \
+                    uint8_t m = bits[i >> 3];                                                    \
+                    vu lane = ((vu){m, m, m, m, m, m, m, m} >> (vu){0, 1, 2, 3, 4, 5, 6, 7}) & 1u; \
+                    vf x = LOAD8(z + i);                                                         \
+                    vf kept = x * scale;                                                         \
+                    vu on = (vu)(lane != 0u) & (vu)(x > 0.0f);                                           \
+                    STORE8(z + i, (vf)((vu)kept & on));                                          \
+                }                                                                                \
+            }                                                                                    \
+            for (; i < i1; i++) {                                                                \
+                float x = TOF(z[i]);                                                             \
+                z[i] = FROMF(x > 0.0f && keep_lane(bits, i, b, t) ? x * scale : 0.0f);           \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+/* ---- relu: Z <- relu(Z) (a layer without dropout) ------------------------------------------- */
+
+#define RELU(T, SUF, TOF, FROMF)                                                                  \
+    void relu_##SUF(int64_t n, T *z) {                                                           \
+        _Pragma("omp parallel for schedule(static)")                                             \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            float x = TOF(z[i]);                                                                 \
+            z[i] = FROMF(x > 0.0f ? x : 0.0f);                                                   \
+        }                                                                                        \
+    }
+
+/* ---- softmax_xent ------------------------------------------------------------------------------
+ * z (B, C) logits; y (B,) labels. *loss += sum_b (logsumexp(z_b) - z_b[y_b]) (float32, summed in
+ * double within the batch); g (B, C) <- softmax(z) - onehot(y), rounded to T; bias (C,) <-
+ * bias_beta * bias + bias_alpha * sum_b g (of the rounded values, summed in float32). */
+
+#define SOFTMAX_XENT(T, SUF, TOF, FROMF)                                                          \
+    void softmax_xent_##SUF(int B, int C, const T *z, const int64_t *y, T *g, float *loss,     \
+                            T *bias, float bias_beta, float bias_alpha) {                       \
+        double total = 0.0;                                                                      \
+        float sums[C], ex[C];                                                                    \
+        for (int c = 0; c < C; c++) sums[c] = 0.0f;                                              \
+        for (int b = 0; b < B; b++) {                                                            \
+            const T *zb = z + (int64_t)b * C;                                                    \
+            T *gb = g + (int64_t)b * C;                                                          \
+            float m = -INFINITY;                                                                 \
+            for (int c = 0; c < C; c++) m = fmaxf(m, TOF(zb[c]));                                \
+            float s = 0.0f;                                                                      \
+            for (int c = 0; c < C; c++) s += (ex[c] = expf(TOF(zb[c]) - m));                     \
+            float inv = 1.0f / s;                                                                \
+            int label = (int)y[b];                                                               \
+            total += (double)(logf(s) - (TOF(zb[label]) - m));                                   \
+            for (int c = 0; c < C; c++) {                                                        \
+                float p = ex[c] * inv - (c == label ? 1.0f : 0.0f);                              \
+                gb[c] = FROMF(p);                                                                \
+                sums[c] += TOF(gb[c]);                                                           \
+            }                                                                                    \
+        }                                                                                        \
+        *loss += (float)total;                                                                   \
+        if (bias)                                                                                \
+            for (int c = 0; c < C; c++)                                                          \
+                bias[c] = FROMF(bias_beta == 0.0f ? bias_alpha * sums[c]                         \
+                                : bias_beta * TOF(bias[c]) + bias_alpha * sums[c]);              \
+    }
+
+/* ---- gate: E (B, H) <- (D > 0 ? E * g : 0); bias (H,) <- bias_beta * bias + bias_alpha * sum_b E
+ * (bias_beta 0: bias's old values are ignored). */
+
+#define GATE(T, SUF, LOAD8, STORE8, TOF, FROMF, RND8)                                             \
+    void gate_##SUF(int B, int H, T *e, const T *d, float g, T *bias, float bias_beta,          \
+                    float bias_alpha) {                                                         \
+        int chunks = (H + 63) / 64;                                                              \
+        _Pragma("omp parallel for schedule(static)")                                             \
+        for (int w = 0; w < chunks; w++) {                                                       \
+            int j0 = w * 64, width = H - j0 < 64 ? H - j0 : 64;                                  \
+            float acc[64] __attribute__((aligned(32)));                                          \
+            if (width == 64) { /* the sums in registers */                                       \
+                vf va[8];                                                                        \
+                for (int a = 0; a < 8; a++) va[a] = (vf){0};                                     \
+                for (int b = 0; b < B; b++) {                                                    \
+                    T *er = e + (int64_t)b * H + j0;                                             \
+                    const T *dr = d + (int64_t)b * H + j0;                                       \
+                    _Pragma("GCC unroll 8")                                                      \
+                    for (int a = 0; a < 8; a++) {                                                \
+                        vf x = LOAD8(er + 8 * a) * g;                                            \
+                        x = (vf)((vu)x & (vu)(LOAD8(dr + 8 * a) > 0.0f));                        \
+                        STORE8(er + 8 * a, x);                                                   \
+                        va[a] += RND8(x);                                                        \
+                    }                                                                            \
+                }                                                                                \
+                for (int a = 0; a < 8; a++) *(vf *)(acc + 8 * a) = va[a];                        \
+            } else {                                                                             \
+                for (int j = 0; j < width; j++) acc[j] = 0.0f;                                   \
+                for (int b = 0; b < B; b++) {                                                    \
+                    T *er = e + (int64_t)b * H + j0;                                             \
+                    const T *dr = d + (int64_t)b * H + j0;                                       \
+                    for (int j = 0; j < width; j++) {                                            \
+                        T r = FROMF(TOF(dr[j]) > 0.0f ? TOF(er[j]) * g : 0.0f);                  \
+                        er[j] = r;                                                               \
+                        acc[j] += TOF(r);                                                        \
+                    }                                                                            \
+                }                                                                                \
+            }                                                                                    \
+            if (bias)                                                                            \
+                for (int j = 0; j < width; j++)                                                  \
+                    bias[j0 + j] = FROMF(bias_beta == 0.0f ? bias_alpha * acc[j]                 \
+                                         : bias_beta * TOF(bias[j0 + j]) + bias_alpha * acc[j]); \
+        }                                                                                        \
+    }
+
+/* ---- gather_rows: dst[r] = src[idx[r]] (rows of `row_bytes`), ydst[r] = ysrc[idx[r]] -------- */
+
+void gather_rows(int rows, int64_t row_bytes, const uint8_t *src, const int64_t *idx,
+                 uint8_t *dst, const int64_t *ysrc, int64_t *ydst) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        memcpy(dst + (int64_t)r * row_bytes, src + idx[r] * row_bytes, (size_t)row_bytes);
+        if (ysrc) ydst[r] = ysrc[idx[r]];
+    }
+}
+
+/* ---- sgd: for each segment s, w[o_s:o_{s+1}] = beta_s * w + alpha_s * grad; low = T(w) ------
+ * w: float32 master weights; grad: T; low (may be NULL): the weights rounded to T. */
+
+#define SGD(T, SUF, LOAD8, STORE8, TOF, FROMF)                                                    \
+    void sgd_##SUF(int segments, const int64_t *offsets, const float *beta, const float *alpha,  \
+                   float *w, const T *grad, T *low) {                                           \
+        int64_t n = offsets[segments];                                                           \
+        int64_t items = (n + CHUNK - 1) / CHUNK;                                                 \
+        _Pragma("omp parallel for schedule(static)")                                             \
+        for (int64_t it = 0; it < items; it++) {                                                 \
+            int64_t i0 = it * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;                       \
+            for (int s = 0; s < segments; s++) {                                                 \
+                int64_t a = offsets[s] > i0 ? offsets[s] : i0;                                   \
+                int64_t z = offsets[s + 1] < i1 ? offsets[s + 1] : i1;                           \
+                float be = beta[s], al = alpha[s];                                               \
+                int64_t i = a;                                                                   \
+                for (; i + 8 <= z; i += 8) {                                                     \
+                    vf x = *(const vf *)(w + i) * be + LOAD8(grad + i) * al;                     \
+                    *(vf *)(w + i) = x;                                                          \
+                    if (low) STORE8(low + i, x);                                                 \
+                }                                                                                \
+                for (; i < z; i++) {                                                             \
+                    w[i] = be * w[i] + al * TOF(grad[i]);                                        \
+                    if (low) low[i] = FROMF(w[i]);                                               \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+/* float32 and bfloat16 instances */
+#define ID(x) (x)
+#define LOADF(p) (*(const vf *)(p))
+#define STOREF(p, x) (*(vf *)(p) = (x))
+#define LOADH(p) vbf2f(*(const vh *)(p))
+#define STOREH(p, x) (*(vh *)(p) = vf2bf(x))
+#define RNDH(x) vbf2f(vf2bf(x))
+
+RELU_DROP(float, f32, LOADF, STOREF, ID, ID)
+RELU_DROP(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf)
+RELU(float, f32, ID, ID)
+RELU(uint16_t, bf16, bf2f, f2bf)
+SOFTMAX_XENT(float, f32, ID, ID)
+SOFTMAX_XENT(uint16_t, bf16, bf2f, f2bf)
+GATE(float, f32, LOADF, STOREF, ID, ID, ID)
+GATE(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf, RNDH)
+SGD(float, f32, LOADF, STOREF, ID, ID)
+SGD(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf)
