@@ -24,8 +24,8 @@ import torch
 
 from droplab.backends.torch.bits import scale_for
 from droplab.backends.torch.fused import Fused
-from droplab.backends.torch.mask_stream import MaskStream
 from droplab.backends.torch.manual import Drop
+from droplab.backends.torch.mask_stream import MaskStream
 from droplab.backends.torch.mixed import FlatMixedMLP, _product
 from droplab.backends.torch.model import scale as grad_scale
 from droplab.config import MLPConfig
