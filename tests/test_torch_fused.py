@@ -186,3 +186,48 @@ def test_without_the_kernels_the_learner_keeps_pytorch_ops(tiny, tmp_path, monke
     assert type(learner.manual) is FlatMixedMLP
     monkeypatch.setenv("DROPLAB_GATED", "0")
     assert fused.load(torch.bfloat16) is None and fused.why_not == "DROPLAB_GATED=0"
+
+
+def _tol(dt: torch.dtype) -> dict:
+    # Sums of 256 products in another order than oneDNN's: float32 rounding, then rounded to dt.
+    return {"rtol": 1e-5, "atol": 1e-5} if dt == torch.float32 else {"rtol": 1.6e-2, "atol": 1e-2}
+
+
+def test_logits_equal_the_output_layers_addmm(kernels):
+    dt = kernels.dtype
+    g = torch.Generator().manual_seed(6)
+    D = torch.randn(77, 256, generator=g).relu().to(dt)
+    W, b = torch.randn(10, 256, generator=g).to(dt), torch.randn(10, generator=g).to(dt)
+    out = torch.empty(77, 10, dtype=dt)
+    kernels.logits(D, W, b, 0.5, out)
+    expected = torch.addmm(b.float(), D.float(), W.float().t(), alpha=0.5)
+    torch.testing.assert_close(out.float(), expected, **_tol(dt))
+
+
+def test_out_back_equals_its_three_products_and_the_gate(kernels):
+    dt = kernels.dtype
+    g = torch.Generator().manual_seed(7)
+    G = torch.randn(77, 10, generator=g).to(dt)
+    W = torch.randn(10, 256, generator=g).to(dt)
+    D = (torch.randn(77, 256, generator=g).relu() * (torch.rand(77, 256, generator=g) < 0.5)).to(dt)
+    E, Eb, gW = torch.empty(77, 256, dtype=dt), torch.empty(256, dtype=dt), torch.empty(10, 256,
+                                                                                       dtype=dt)
+    kernels.out_back(G, W, D, 2.0, E, Eb, gW)
+    raw = (G.float() @ W.float()).to(dt)
+    expected = torch.ops.aten.threshold_backward(raw, D, 0.0).mul_(2.0)
+    torch.testing.assert_close(E.float(), expected.float(), **_tol(dt))
+    torch.testing.assert_close(Eb.float(), E.float().sum(0), **_tol(dt))
+    torch.testing.assert_close(gW.float(), G.float().t() @ D.float(), **_tol(dt))
+    assert kernels.output_fits(256, 10) and not kernels.output_fits(100, 10)
+    assert not kernels.output_fits(256, 17)
+
+
+def test_a_layer_the_output_kernels_do_not_take_trains_through_gemms(fashion_tiny):
+    """Hidden widths that are not multiples of 64: the step keeps oneDNN's products there."""
+    from droplab.config import MLPConfig
+
+    mlp = MLPConfig(num_hiddens_1=96, num_hiddens_2=100)
+    cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", mlp=mlp)
+    learner = tb.learner(cfg, fashion_tiny)
+    assert isinstance(learner.manual, FusedMixedMLP) and not learner.manual._fused_output
+    assert np.isfinite(learner.train_epoch(0))

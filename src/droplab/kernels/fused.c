@@ -85,7 +85,7 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
                     vu lane = ((vu){m, m, m, m, m, m, m, m} >> (vu){0, 1, 2, 3, 4, 5, 6, 7}) & 1u; \
                     vf x = LOAD8(z + i);                                                         \
                     vf kept = x * scale;                                                         \
-                    vu on = (vu)(lane != 0u) & (vu)(x > 0.0f);                                           \
+                    vu on = (vu)(lane != 0u) & (vu)(x > 0.0f);                                   \
                     STORE8(z + i, (vf)((vu)kept & on));                                          \
                 }                                                                                \
             }                                                                                    \
@@ -186,6 +186,92 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
         }                                                                                        \
     }
 
+/* ---- the output layer (C outputs, a few: 10): two passes instead of three tiny GEMMs ---------
+ * logits: z (B, C) <- T(alpha * d @ w.T + bias); d (B, H), w (C, H), C <= 16. Rows split over
+ * threads; each row's C dot products run as C independent vector sums.
+ * out_back, for the gradient G (B, C) at the logits:
+ *   e (B, H) <- gate(T(G @ w), d, g), i.e. T(T(G @ w) * g) where d > 0, else 0 (as `gate`);
+ *   ebias (H,) <- sum_b e;  gw (C, H) <- T(sum_b G[b, c] * d[b, :]).
+ * Column chunks of 64 split over threads; every sum runs over b in order. */
+#define OUT_MAX 16
+
+#define OUTPUT(T, SUF, LOAD8, STORE8, TOF, FROMF, RND8)                                           \
+    int logits_##SUF(int B, int H, int C, const T *d, const T *w, const T *bias, float alpha,   \
+                     T *z) {                                                                    \
+        if (C > OUT_MAX || H % 8) return -1;                                                     \
+        _Pragma("omp parallel")                                                                  \
+        {                                                                                        \
+            /* w in float32, zero rows up to OUT_MAX: a fixed count of sums stays in registers */ \
+            float wf[OUT_MAX * H] __attribute__((aligned(32)));                                  \
+            for (int64_t i = 0; i < (int64_t)OUT_MAX * H; i++)                                   \
+                wf[i] = i < (int64_t)C * H ? TOF(w[i]) : 0.0f;                                   \
+            _Pragma("omp for schedule(static)")                                                  \
+            for (int b = 0; b < B; b++) {                                                        \
+                const T *db = d + (int64_t)b * H;                                                \
+                vf acc[OUT_MAX];                                                                 \
+                for (int c = 0; c < OUT_MAX; c++) acc[c] = (vf){0};                              \
+                for (int j = 0; j < H; j += 8) {                                                 \
+                    vf x = LOAD8(db + j);                                                        \
+                    _Pragma("GCC unroll 16")                                                     \
+                    for (int c = 0; c < OUT_MAX; c++) acc[c] += x * *(const vf *)(wf + c * H + j); \
+                }                                                                                \
+                for (int c = 0; c < C; c++) {                                                    \
+                    float s = 0.0f;                                                              \
+                    for (int q = 0; q < 8; q++) s += acc[c][q];                                  \
+                    z[(int64_t)b * C + c] = FROMF(alpha * s + TOF(bias[c]));                     \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        return 0;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    int out_back_##SUF(int B, int H, int C, const T *G, const T *w, const T *d, float g, T *e,  \
+                       T *ebias, T *gw) {                                                       \
+        if (C > OUT_MAX || H % 64) return -1;                                                    \
+        int chunks = H / 64;                                                                     \
+        _Pragma("omp parallel for schedule(static)")                                             \
+        for (int q = 0; q < chunks; q++) {                                                       \
+            int j0 = q * 64;                                                                     \
+            vf wv[OUT_MAX][8], sums[8];                                                          \
+            for (int c = 0; c < C; c++)                                                          \
+                for (int a = 0; a < 8; a++) wv[c][a] = LOAD8(w + (int64_t)c * H + j0 + 8 * a);  \
+            for (int a = 0; a < 8; a++) sums[a] = (vf){0};                                       \
+            for (int b = 0; b < B; b++) {                                                        \
+                const T *Gb = G + (int64_t)b * C;                                                \
+                const T *dr = d + (int64_t)b * H + j0;                                           \
+                T *er = e + (int64_t)b * H + j0;                                                 \
+                vf acc[8];                                                                       \
+                for (int a = 0; a < 8; a++) acc[a] = (vf){0};                                    \
+                for (int c = 0; c < C; c++) {                                                    \
+                    float gc = TOF(Gb[c]);                                                       \
+                    _Pragma("GCC unroll 8")                                                      \
+                    for (int a = 0; a < 8; a++) acc[a] += gc * wv[c][a];                         \
+                }                                                                                \
+                _Pragma("GCC unroll 8")                                                          \
+                for (int a = 0; a < 8; a++) {                                                    \
+                    vf x = RND8(acc[a]) * g;                                                     \
+                    x = (vf)((vu)x & (vu)(LOAD8(dr + 8 * a) > 0.0f));                            \
+                    STORE8(er + 8 * a, x);                                                       \
+                    sums[a] += RND8(x);                                                          \
+                }                                                                                \
+            }                                                                                    \
+            if (ebias)                                                                           \
+                for (int a = 0; a < 8; a++) STORE8(ebias + j0 + 8 * a, sums[a]);                 \
+            for (int c = 0; c < C; c++) { /* gw's row c: sum_b G[b, c] * d[b, chunk] */          \
+                vf acc[8];                                                                       \
+                for (int a = 0; a < 8; a++) acc[a] = (vf){0};                                    \
+                for (int b = 0; b < B; b++) {                                                    \
+                    float gc = TOF(G[(int64_t)b * C + c]);                                       \
+                    const T *dr = d + (int64_t)b * H + j0;                                       \
+                    _Pragma("GCC unroll 8")                                                      \
+                    for (int a = 0; a < 8; a++) acc[a] += gc * LOAD8(dr + 8 * a);                \
+                }                                                                                \
+                for (int a = 0; a < 8; a++) STORE8(gw + (int64_t)c * H + j0 + 8 * a, acc[a]);    \
+            }                                                                                    \
+        }                                                                                        \
+        return 0;                                                                                \
+    }
+
 /* ---- gather_rows: dst[r] = src[idx[r]] (rows of `row_bytes`), ydst[r] = ysrc[idx[r]] -------- */
 
 void gather_rows(int rows, int64_t row_bytes, const uint8_t *src, const int64_t *idx,
@@ -243,4 +329,6 @@ SOFTMAX_XENT(uint16_t, bf16, bf2f, f2bf)
 GATE(float, f32, LOADF, STOREF, ID, ID, ID)
 GATE(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf, RNDH)
 SGD(float, f32, LOADF, STOREF, ID, ID)
+OUTPUT(float, f32, LOADF, STOREF, ID, ID, ID)
 SGD(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf)
+OUTPUT(uint16_t, bf16, LOADH, STOREH, bf2f, f2bf, RNDH)

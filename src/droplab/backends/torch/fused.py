@@ -37,7 +37,11 @@ _SIGNATURES = {
     "softmax_xent": [_I, _I, _P, _P, _P, _P, _P, _F, _F],
     "gate": [_I, _I, _P, _P, _F, _P, _F, _F],
     "sgd": [_I, _P, _P, _P, _P, _P, _P],
+    "logits": [_I, _I, _I, _P, _P, _P, _F, _P],
+    "out_back": [_I, _I, _I, _P, _P, _P, _F, _P, _P, _P],
 }
+_RETURNS = {"logits": ctypes.c_int, "out_back": ctypes.c_int}
+OUT_MAX = 16  # the output layer kernels' most outputs (fused.c)
 
 
 def build(directory: Path | None = None) -> Path:
@@ -59,7 +63,7 @@ class Fused:
         lib = ctypes.CDLL(str(path))
         for name, args in _SIGNATURES.items():
             fn = getattr(lib, f"{name}_{_SUFFIX[dtype]}")
-            fn.argtypes, fn.restype = args, None
+            fn.argtypes, fn.restype = args, _RETURNS.get(name)
             setattr(self, f"_{name}", fn)
         lib.gather_rows.argtypes = [_I, _I64, _P, _P, _P, _P, _P]
         lib.gather_rows.restype = None
@@ -86,6 +90,30 @@ class Fused:
         self._softmax_xent(B, C, Z.data_ptr(), y.data_ptr(), G.data_ptr(),  # type: ignore
                            loss.data_ptr(), _ptr(bias), bias_beta, bias_alpha)
         return G
+
+    @staticmethod
+    def output_fits(hidden: int, outputs: int) -> bool:
+        """Whether :meth:`logits` and :meth:`out_back` take a layer of this shape."""
+        return outputs <= OUT_MAX and hidden % 64 == 0
+
+    def logits(self, D: torch.Tensor, W: torch.Tensor, bias: torch.Tensor, alpha: float,
+               out: torch.Tensor) -> torch.Tensor:
+        """The output layer: ``out <- alpha * D @ W.T + bias`` (D (B, H), W (C, H); see
+        :meth:`output_fits`)."""
+        B, H = D.shape
+        self._logits(B, H, W.shape[0], D.data_ptr(), W.data_ptr(), bias.data_ptr(),  # type: ignore
+                     alpha, out.data_ptr())
+        return out
+
+    def out_back(self, G: torch.Tensor, W: torch.Tensor, D: torch.Tensor, g: float,
+                 E: torch.Tensor, E_bias: torch.Tensor, gW: torch.Tensor) -> torch.Tensor:
+        """The output layer's backward for ``G`` (B, C) at its logits, in one pass over ``D``:
+        ``E <- gate(G @ W, D, g)`` (the gradient reaching the layer below, gated as :meth:`gate`
+        does), ``E_bias <- E.sum(0)`` and ``gW <- G.T @ D`` (C, H)."""
+        B, C = G.shape
+        self._out_back(B, D.shape[1], C, G.data_ptr(), W.data_ptr(),  # type: ignore
+                       D.data_ptr(), g, E.data_ptr(), E_bias.data_ptr(), gW.data_ptr())
+        return E
 
     def gate(self, E: torch.Tensor, D: torch.Tensor, g: float, bias: torch.Tensor | None = None,
              bias_beta: float = 0.0, bias_alpha: float = 1.0) -> torch.Tensor:

@@ -7,9 +7,12 @@ into buffers allocated once, and the rest runs as droplab's fused kernels
 
 * forward: ``relu_drop`` after each hidden layer's ``addmm`` (ReLU, and dropout read straight from
   the :class:`~droplab.backends.torch.mask_stream.MaskStream`'s random bytes: no multipliers are
-  expanded); ``softmax_xent`` on the logits (loss, ``softmax - onehot``, the output bias's sum);
-* backward: ``gate`` on each hidden gradient (ReLU's and dropout's gates, the dropout scale and
-  the bias's sum in one pass);
+  expanded); the narrow output layer's ``logits`` (ten dot products a row, where a GEMM call
+  costs more than its arithmetic) and ``softmax_xent`` on them (loss, ``softmax - onehot``, the
+  output bias's sum);
+* backward: ``out_back`` (the output layer's two products and the gates of the gradient it sends
+  back, in one pass), ``gate`` on the first hidden layer's gradient (ReLU's and dropout's gates,
+  the dropout scale and the bias's sum in one pass);
 * ``sgd``: every parameter's update over the flat float32 buffer, writing the bfloat16 copy the
   next step multiplies (the cast that opened every step);
 * ``gather``: the minibatch's rows, two threads copying.
@@ -53,6 +56,7 @@ class FusedMixedMLP(FlatMixedMLP):
         self._Z2, self._E2 = torch.empty(bs, h2, dtype=bf), torch.empty(bs, h2, dtype=bf)
         self._Z3, self._G3 = torch.empty(bs, out, dtype=bf), torch.empty(bs, out, dtype=bf)
         self._gW3t = torch.empty(h2, out, dtype=bf)
+        self._fused_output = kernels.output_fits(h2, out)
         # The flat buffer's six segments (W1, b1, W2, b2, W3, b3): weight decay on the weights.
         self._params = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
         sizes = [p.numel() for p in self._params]
@@ -104,14 +108,19 @@ class FusedMixedMLP(FlatMixedMLP):
         D1, f1, g1 = self._drop(torch.addmm(b1, X, W1.t(), out=self._Z1[:B]), drop, self.p1)
         Z2 = torch.addmm(b2, D1, W2.t(), alpha=f1, out=self._Z2[:B])
         D2, f2, g2 = self._drop(Z2, drop, self.p2)
-        Z3 = torch.addmm(b3, D2, W3.t(), alpha=f2, out=self._Z3[:B])
-        G3 = k.softmax_xent(Z3, y, self._G3[:B], total, gb3)
-        # Gradients from the old weights; each hidden one carries its dropout scale.
-        E2 = k.gate(torch.mm(G3, W3, out=self._E2[:B]), D2, g2, gb2)
+        if self._fused_output:  # two passes instead of three tiny GEMMs (and a transpose)
+            Z3 = k.logits(D2, W3, b3, f2, self._Z3[:B])
+            G3 = k.softmax_xent(Z3, y, self._G3[:B], total, gb3)
+            E2 = k.out_back(G3, W3, D2, g2, self._E2[:B], gb2, gW3)  # from the old W3
+        else:
+            Z3 = torch.addmm(b3, D2, W3.t(), alpha=f2, out=self._Z3[:B])
+            G3 = k.softmax_xent(Z3, y, self._G3[:B], total, gb3)
+            E2 = k.gate(torch.mm(G3, W3, out=self._E2[:B]), D2, g2, gb2)  # from the old W3
+            # (D2.T @ G3).T, not G3.T @ D2: oneDNN would split that product's summed dimension
+            # across threads, making results depend on the thread count.
+            gW3.copy_(torch.mm(D2.t(), G3, out=self._gW3t).t())
+        # Each hidden gradient carries its dropout scale; E1 from the old W2.
         E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
-        # (D2.T @ G3).T, not G3.T @ D2: oneDNN would split that product's summed dimension
-        # across threads, making results depend on the thread count.
-        gW3.copy_(torch.mm(D2.t(), G3, out=self._gW3t).t())
         _product(E2.t(), D1, f1, gW2)
         torch.mm(E1.t(), X, out=gW1)
         k.sgd(self._offsets, self._beta, self._alpha(B, f2), self._master, self._grad, self._low)
