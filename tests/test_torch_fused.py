@@ -231,3 +231,68 @@ def test_a_layer_the_output_kernels_do_not_take_trains_through_gemms(fashion_tin
     learner = tb.learner(cfg, fashion_tiny)
     assert isinstance(learner.manual, FusedMixedMLP) and not learner.manual._fused_output
     assert np.isfinite(learner.train_epoch(0))
+
+
+@pytest.fixture(scope="module")
+def bf16_gated() -> fused.Fused:
+    k = fused.load(torch.bfloat16)
+    assert k is not None, fused.why_not
+    if not k.gated:
+        from droplab import precision
+
+        assert not precision.native_bf16(), "a CPU with AVX512_BF16 must build them"
+        pytest.skip("no AVX512_BF16 on this CPU: the bfloat16 gated products are not built")
+    return k
+
+
+def _sparse_bf16(m: int, k: int, density: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(m, k, generator=g) * (torch.rand(m, k, generator=g) < density)).bfloat16()
+
+
+# Widths around the 64-column chunks (784 = 12 * 64 + 16), odd nonzero counts, tiny shapes.
+@pytest.mark.parametrize("m,k,n", [(256, 256, 256), (256, 256, 784), (97, 301, 10), (1, 5, 64),
+                                   (3, 1, 130)])
+@pytest.mark.parametrize("density", [0.0, 0.25, 1.0])
+def test_bf16_gated_product_equals_the_dense_one(bf16_gated, m, k, n, density):
+    A = _sparse_bf16(m, k, density, 0)
+    g = torch.Generator().manual_seed(1)
+    B = torch.randn(k, n, generator=g).bfloat16()
+    bias = torch.randn(n, generator=g).bfloat16()
+    out = torch.full((m, n), float("nan"), dtype=torch.bfloat16)  # every entry is written
+    bf16_gated.gated_mm(A, B, out, alpha=0.5, bias=bias)
+    # Exact products, float32 sums in another order than oneDNN's, one rounding to bfloat16.
+    expected = 0.5 * (A.float() @ B.float()) + bias.float()
+    torch.testing.assert_close(out.float(), expected, rtol=8e-3, atol=2e-6 * k + 1e-2)
+    # A transposed view is read in place; the result does not change.
+    again = torch.empty_like(out)
+    bf16_gated.gated_mm(A.t().contiguous().t(), B, again, alpha=0.5, bias=bias)
+    assert torch.equal(again, out)
+
+
+def test_bf16_gated_results_do_not_depend_on_the_thread_count(bf16_gated):
+    A, B = _sparse_bf16(256, 256, 0.3, 2), torch.randn(256, 784).bfloat16()
+    before = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            outs.append(bf16_gated.gated_mm(A, B, torch.empty(256, 784, dtype=torch.bfloat16)))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_the_mixed_learner_runs_gated_products_and_trains_like_the_dense_one(tiny, bf16_gated):
+    cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", batch_size=200)
+    runs = [tb.learner(cfg, tiny, products=p) for p in ("gated", "dense")]
+    assert [r.products for r in runs] == ["gated", "dense"]
+    assert runs[0].manual.gated and not runs[1].manual.gated
+    for epoch in range(2):
+        a, b = runs[0].train_epoch(epoch), runs[1].train_epoch(epoch)
+        assert a == pytest.approx(b, rel=2e-3)
+    assert runs[0].evaluate()[1] == pytest.approx(runs[1].evaluate()[1], abs=0.01)
+    concise = TrainConfig(backend="torch", model="concise", precision="mixed_bfloat16")
+    assert tb.learner(concise, tiny).products == "dense"
+    with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected 'auto' or"):
+        tb.learner(concise, tiny, products="gated")

@@ -5,7 +5,8 @@
 * ``gated_xla.cc``: the same kernels as an XLA FFI custom call for JAX on the CPU
   (:mod:`droplab.backends.jax.gated`), run on XLA's own intra-op thread pool;
 * ``fused.c``: the elementwise passes of PyTorch's hand-written step (ReLU and dropout, softmax
-  and loss, gradient gates and bias sums, SGD and the bfloat16 cast), one pass each
+  and loss, gradient gates and bias sums, SGD and the bfloat16 cast), one pass each, and
+  ``gated_bf16.c``, the gated products in bfloat16 (AVX512_BF16), built into one library
   (:mod:`droplab.backends.torch.fused`).
 
 :func:`build` compiles with the system's compiler (``$CC``/``cc``, ``$CXX``/``c++``) into droplab's

@@ -7,6 +7,11 @@ fork/join around ~65k elements, a third of a mixed-precision step on this projec
 ``droplab/kernels/fused.c`` does them in five passes that read the operands once
 (:class:`~droplab.backends.torch.fused_mlp.FusedMixedMLP` uses them).
 
+The same library holds the bfloat16 gated products (``droplab/kernels/gated_bf16.c``,
+:meth:`Fused.gated_mm`): the step's four products with a sparse left operand (the dropped
+hidden layers and the gradients gated like them) over its nonzeros, two terms per AVX512_BF16
+instruction; :attr:`Fused.gated` says whether this CPU has them.
+
 The kernels compute what the PyTorch ops compute, rounding where they round (see fused.c);
 they are compiled like the gated products (:mod:`droplab.backends.torch.gated`): once per
 machine into droplab's user cache, none where no C compiler works (:func:`load` is then None and
@@ -29,6 +34,7 @@ from droplab.backends.torch.gated import compile_c
 from droplab.kernels import BuildError
 
 SOURCE = _kernels.source("fused.c")
+GATED_SOURCE = _kernels.source("gated_bf16.c")  # the bfloat16 gated products, built in
 _P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
 _SUFFIX = {torch.float32: "f32", torch.bfloat16: "bf16"}
 _SIGNATURES = {
@@ -46,7 +52,7 @@ OUT_MAX = 16  # the output layer kernels' most outputs (fused.c)
 
 def build(directory: Path | None = None) -> Path:
     """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
-    return compile_c("fused", SOURCE, directory)
+    return compile_c("fused", SOURCE, GATED_SOURCE, directory=directory)
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
@@ -68,6 +74,16 @@ class Fused:
         lib.gather_rows.argtypes = [_I, _I64, _P, _P, _P, _P, _P]
         lib.gather_rows.restype = None
         self._gather = lib.gather_rows
+        lib.gated_bf16_mm.argtypes = [_I, _I, _I, _P, _I64, _I64, _P, _I64, _P, _F, _P, _P, _F,
+                                      _I64, _P, _P, _P]
+        lib.gated_bf16_mm.restype = None
+        lib.gated_bf16_stride.argtypes, lib.gated_bf16_stride.restype = [_I], _I64
+        self._gated_mm, self._gated_stride = lib.gated_bf16_mm, lib.gated_bf16_stride
+        # The CPU and compiler had AVX512_BF16 (vdpbf16ps): the bfloat16 gated products exist.
+        self.gated = dtype == torch.bfloat16 and bool(lib.gated_bf16_supported())
+        self._cnt = torch.empty(0, dtype=torch.int32)
+        self._idx = torch.empty(0, dtype=torch.int32)
+        self._val = torch.empty(0, dtype=torch.int16)
 
     def relu_drop(self, Z: torch.Tensor, bits: torch.Tensor | None, p: float,
                   scale: float) -> torch.Tensor:
@@ -130,6 +146,25 @@ class Fused:
         ``low`` (where given) <- W rounded to the kernels' dtype. ``offsets``: int64 (S + 1,)."""
         self._sgd(len(beta), offsets.data_ptr(), beta.data_ptr(), alpha.data_ptr(),  # type: ignore
                   W.data_ptr(), G.data_ptr(), _ptr(low))
+
+    def gated_mm(self, A: torch.Tensor, B: torch.Tensor, out: torch.Tensor, *,
+                 alpha: float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``out <- alpha * A @ B + bias`` over the nonzeros of ``A`` (bfloat16; where
+        :attr:`gated`). ``A`` (M, K) any strided view (a transpose included); ``B`` (K, N) and
+        ``out`` (M, N) contiguous rows; ``bias`` (N,) or None. Calls on one instance must not
+        overlap (its scratch holds A's nonzero pairs)."""
+        M, K = A.shape
+        N = B.shape[1]
+        stride = self._gated_stride(K)
+        if self._idx.numel() < M * stride:
+            self._idx = torch.empty(M * stride, dtype=torch.int32)
+            self._val = torch.empty(M * stride, dtype=torch.int16)
+        if self._cnt.numel() < M:
+            self._cnt = torch.empty(M, dtype=torch.int32)
+        self._gated_mm(M, N, K, A.data_ptr(), A.stride(0), A.stride(1), B.data_ptr(), B.stride(0),
+                       _ptr(bias), alpha, out.data_ptr(), None, 0.0, out.stride(0),
+                       self._cnt.data_ptr(), self._idx.data_ptr(), self._val.data_ptr())
+        return out
 
     def gather(self, src: torch.Tensor, idx: torch.Tensor, out: torch.Tensor,
                ysrc: torch.Tensor | None = None, yout: torch.Tensor | None = None) -> None:

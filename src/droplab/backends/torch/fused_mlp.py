@@ -15,7 +15,11 @@ into buffers allocated once, and the rest runs as droplab's fused kernels
   the dropout scale and the bias's sum in one pass);
 * ``sgd``: every parameter's update over the flat float32 buffer, writing the bfloat16 copy the
   next step multiplies (the cast that opened every step);
-* ``gather``: the minibatch's rows, two threads copying.
+* ``gather``: the minibatch's rows, two threads copying;
+* with ``gated=True`` (AVX512_BF16), the four products whose left operand is a dropped layer or a
+  gradient gated like one (``D1 @ W2.T``, ``E2 @ W2``, ``E2.T @ D1``, ``E1.T @ X``) run over that
+  operand's nonzeros (:meth:`~droplab.backends.torch.fused.Fused.gated_mm`); the first layer's
+  ``X @ W1.T`` stays oneDNN's (pixels: half nonzero).
 
 Same masks, same rounding points as ``FlatMixedMLP`` (tested against it); the scratch model only
 (the concise one draws through ``F.dropout``).
@@ -42,9 +46,13 @@ class FusedMixedMLP(FlatMixedMLP):
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
-                 kernels: Fused) -> None:
+                 kernels: Fused, *, gated: bool = False) -> None:
         super().__init__(params, mlp, batch_size, torch.bfloat16)
         self.kernels = kernels
+        if gated and not kernels.gated:
+            raise ValueError("FusedMixedMLP: gated=True needs the bfloat16 gated products "
+                             "(AVX512_BF16)")
+        self.gated = gated
         bf = torch.bfloat16
         h1, d_in = self.W1.shape
         h2, out = self.W2.shape[0], self.W3.shape[0]
@@ -56,6 +64,7 @@ class FusedMixedMLP(FlatMixedMLP):
         self._Z2, self._E2 = torch.empty(bs, h2, dtype=bf), torch.empty(bs, h2, dtype=bf)
         self._Z3, self._G3 = torch.empty(bs, out, dtype=bf), torch.empty(bs, out, dtype=bf)
         self._gW3t = torch.empty(h2, out, dtype=bf)
+        self._W2t = torch.empty(h1, h2, dtype=bf)  # W2.T with contiguous rows: a gated B
         self._fused_output = kernels.output_fits(h2, out)
         # The flat buffer's six segments (W1, b1, W2, b2, W3, b3): weight decay on the weights.
         self._params = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
@@ -106,7 +115,11 @@ class FusedMixedMLP(FlatMixedMLP):
         W1, b1, W2, b2, W3, b3 = self._weights()
         gW1, gb1, gW2, gb2, gW3, gb3 = self._grad_views
         D1, f1, g1 = self._drop(torch.addmm(b1, X, W1.t(), out=self._Z1[:B]), drop, self.p1)
-        Z2 = torch.addmm(b2, D1, W2.t(), alpha=f1, out=self._Z2[:B])
+        if self.gated:
+            self._W2t.copy_(W2.t())
+            Z2 = k.gated_mm(D1, self._W2t, self._Z2[:B], alpha=f1, bias=b2)
+        else:
+            Z2 = torch.addmm(b2, D1, W2.t(), alpha=f1, out=self._Z2[:B])
         D2, f2, g2 = self._drop(Z2, drop, self.p2)
         if self._fused_output:  # two passes instead of three tiny GEMMs (and a transpose)
             Z3 = k.logits(D2, W3, b3, f2, self._Z3[:B])
@@ -120,9 +133,14 @@ class FusedMixedMLP(FlatMixedMLP):
             # across threads, making results depend on the thread count.
             gW3.copy_(torch.mm(D2.t(), G3, out=self._gW3t).t())
         # Each hidden gradient carries its dropout scale; E1 from the old W2.
-        E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
-        _product(E2.t(), D1, f1, gW2)
-        torch.mm(E1.t(), X, out=gW1)
+        if self.gated:  # E2 and E1 are zero wherever D2 and D1 are
+            E1 = k.gate(k.gated_mm(E2, W2, self._E1[:B]), D1, g1, gb1)
+            k.gated_mm(E2.t(), D1, gW2, alpha=f1)
+            k.gated_mm(E1.t(), X, gW1)
+        else:
+            E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
+            _product(E2.t(), D1, f1, gW2)
+            torch.mm(E1.t(), X, out=gW1)
         k.sgd(self._offsets, self._beta, self._alpha(B, f2), self._master, self._grad, self._low)
 
     def _alpha(self, B: int, f2: float) -> torch.Tensor:

@@ -37,17 +37,19 @@ _P, _I, _I64, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
 
 def build(directory: Path | None = None) -> Path:
     """The compiled kernels' path, compiling them first unless already cached. Raises BuildError."""
-    return compile_c("gated", SOURCE, directory)
+    return compile_c("gated", SOURCE, directory=directory)
 
 
-def compile_c(name: str, source: Path, directory: Path | None = None) -> Path:
-    """Shared library ``name`` built from C file ``source`` with the first of :data:`FLAG_SETS`
-    that compiles (cached; see :func:`droplab.kernels.build`). Raises BuildError."""
+def compile_c(name: str, *sources: Path, directory: Path | None = None) -> Path:
+    """Shared library ``name`` built from C files ``sources`` with the first of
+    :data:`FLAG_SETS` that compiles (cached; see :func:`droplab.kernels.build`). Raises
+    BuildError."""
     cc = _kernels.compiler("CC", "cc")
     if cc is None:
         raise BuildError("no C compiler found (set CC, or install gcc or clang)")
-    step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", str(source)]
-    return _kernels.build(name, [step], FLAG_SETS, source.read_bytes() + cc.encode(), directory)
+    step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", *map(str, sources)]
+    key = b"".join(s.read_bytes() for s in sources) + cc.encode()
+    return _kernels.build(name, [step], FLAG_SETS, key, directory)
 
 
 class Kernels:

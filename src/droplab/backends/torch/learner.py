@@ -23,10 +23,16 @@ Precision: ``config.precision == "mixed_bfloat16"`` keeps the data resident in b
 the products in bfloat16 (the manual engine's :class:`~droplab.backends.torch.mixed.FlatMixedMLP`;
 the autograd engine under ``torch.autocast``); parameters, updates and the loss stay float32.
 
-Products: in float32 on the CPU the manual engine's step runs the products that dropout makes
-sparse over their nonzeros (:class:`~droplab.backends.torch.gated_mlp.GatedMLP`, droplab's C
-kernels; ``products="dense"`` keeps MKL's). Measured here, epochs interleaved in one process:
-1.39 s vs 1.60 s (train + evaluation).
+Products: on the CPU the manual engine's step runs the products that dropout makes sparse over
+their nonzeros: in float32 :class:`~droplab.backends.torch.gated_mlp.GatedMLP` (droplab's C kernels
+of :mod:`droplab.backends.torch.gated`; measured here, epochs interleaved in one process: 1.39 s vs
+1.60 s, train + evaluation), in mixed precision (scratch model) the bfloat16 gated products of
+:class:`~droplab.backends.torch.fused_mlp.FusedMixedMLP` where the CPU has AVX512_BF16 (0.349 s vs
+0.380 s with oneDNN's dense ones). ``products="dense"`` keeps MKL's / oneDNN's.
+
+Fused kernels: in mixed precision the scratch model's step runs its elementwise passes and the
+narrow output layer as droplab's C kernels (:mod:`droplab.backends.torch.fused`; 0.388 s vs
+0.443 s an epoch with PyTorch's ops); where they cannot be built, ``FlatMixedMLP``.
 
 Masks: the manual engine's scratch model draws an epoch's masks in blocks of steps
 (:class:`~droplab.backends.torch.mask_stream.MaskStream`), bit-identical to per-call draws.
@@ -97,9 +103,12 @@ class TorchLearner:
         self._threads = threads if isinstance(threads, int) else None
         self.config, self.low_memory = config, low_memory
         self.device = torch.device(device)
-        gated_kernels = self._kernels(products)  # checked before any data is copied
-        self.products = "gated" if gated_kernels is not None else "dense"
         self.mlp = config.mlp
+        # Checked before any data is copied. Mixed precision: the fused kernels' library (with
+        # its bfloat16 gated products where the CPU has AVX512_BF16); float32: gated.c's.
+        fused_kernels = self._fused()
+        gated_kernels = self._kernels(products, fused_kernels)
+        self.products = "gated" if gated_kernels is not None else "dense"
         self.compute = torch.bfloat16 if self.mixed else torch.float32
         dev = self.device
         self.train_x = self._input(data.train_x)
@@ -112,12 +121,12 @@ class TorchLearner:
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
         self.manual: ManualMLP
-        fused_kernels = self._fused()
         if fused_kernels is not None:
-            self.manual = FusedMixedMLP(self.params, self.mlp, config.batch_size, fused_kernels)
+            self.manual = FusedMixedMLP(self.params, self.mlp, config.batch_size, fused_kernels,
+                                        gated=gated_kernels is not None)
         elif self.mixed:
             self.manual = FlatMixedMLP(self.params, self.mlp, config.batch_size, self.compute)
-        elif gated_kernels is not None:
+        elif isinstance(gated_kernels, gated.Kernels):
             self.manual = GatedMLP(self.params, self.mlp, config.batch_size, gated_kernels)
         else:
             self.manual = ManualMLP(self.params, self.mlp, config.batch_size)
@@ -128,11 +137,20 @@ class TorchLearner:
             self.optimizer = torch.optim.SGD(
                 M.weight_groups(self.params, self.mlp.weight_decay), lr=self.mlp.lr)
 
-    def _kernels(self, products: str) -> gated.Kernels | None:
-        """The gated kernels where ``products`` asks for them and the step can use them."""
-        usable = self.engine == "manual" and not self.mixed and self.device.type == "cpu"
-        if not kernels.wanted(products, usable, "the step is the manual engine's in float32 on "
-                              "the CPU"):
+    def _kernels(self, products: str,
+                 fused_kernels: fused.Fused | None) -> gated.Kernels | fused.Fused | None:
+        """The gated products where ``products`` asks for them and the step can use them:
+        gated.c's in float32, the fused library's in mixed precision (the scratch model)."""
+        cpu = self.engine == "manual" and self.device.type == "cpu"
+        usable = cpu and (not self.mixed or self.config.model == "scratch")
+        if not kernels.wanted(products, usable, "the step is the manual engine's on the CPU "
+                              "(in mixed precision, the scratch model's)"):
+            return None
+        if self.mixed:
+            if fused_kernels is not None and fused_kernels.gated:
+                return fused_kernels
+            why = fused.why_not if fused_kernels is None else "this CPU or compiler has no AVX512_BF16"
+            kernels.missing(products, why)
             return None
         loaded = gated.load()
         if loaded is None:
@@ -329,10 +347,11 @@ def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu", engine: s
             (implies the autograd engine).
         threads: "auto" (per epoch, the faster of torch's thread count and 1), an int, or None
             (torch's setting as it is).
-        products: the manual engine's float32 products on the CPU: "gated" (skip the zeros that
-            ReLU and dropout leave, :mod:`droplab.backends.torch.gated`), "dense" (MKL), or
-            "auto" (gated where the kernels build, else dense). Mixed precision, the autograd
-            engine and other devices are always dense.
+        products: the manual engine's products on the CPU: "gated" (skip the zeros that ReLU
+            and dropout leave: :mod:`droplab.backends.torch.gated` in float32, the bfloat16 ones
+            of :mod:`droplab.backends.torch.fused` in mixed precision, scratch model, where the
+            CPU has AVX512_BF16), "dense" (MKL / oneDNN), or "auto" (gated where the kernels
+            build, else dense). The autograd engine and other devices are always dense.
     """
     return TorchLearner(config, data, device=device, engine=engine, low_memory=low_memory,
                         threads=threads, products=products)
