@@ -19,7 +19,8 @@ def main() -> None:
         from droplab.backends.torch import fused as torch_fused
 
         f = torch_fused.load(torch.bfloat16)
-        print(f"torch fused kernels: {f.path}" if f else
+        print(f"torch fused kernels: {f.path} (bfloat16 gated products: "
+              f"{'yes' if f.gated else 'no, this CPU has no AVX512_BF16'})" if f else
               f"torch fused kernels unavailable ({torch_fused.why_not}): PyTorch's ops")
     if backends.installed("jax"):
         from droplab.backends.jax import gated as jax_gated
