@@ -296,3 +296,9 @@ def test_the_mixed_learner_runs_gated_products_and_trains_like_the_dense_one(tin
     assert tb.learner(concise, tiny).products == "dense"
     with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected 'auto' or"):
         tb.learner(concise, tiny, products="gated")
+
+
+def test_a_stream_of_random_bytes_is_not_a_multiplier_stream():
+    stream = _stream((4, 8), 0.5, torch.bfloat16, expand=False)
+    with pytest.raises(RuntimeError, match=r"expand=False\) holds random bytes"):
+        stream(torch.ones(4, 8, dtype=torch.bfloat16), 0.5)

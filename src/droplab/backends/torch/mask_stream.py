@@ -102,6 +102,9 @@ class MaskStream:
     def __call__(self, H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]:
         """:data:`~droplab.backends.torch.manual.Drop` for the next call: H (after ReLU) with
         dropout applied in place; (D, 1, scale) as ``scratch_drop`` returns."""
+        if not self.expand:
+            raise RuntimeError("MaskStream(expand=False) holds random bytes, not multipliers: "
+                               "read them with lanes()")
         mult = self._advance(H, p)
         q = float(p)
         if q == 0.0:
