@@ -74,7 +74,9 @@ def test_the_learner_picks_gated_products_where_they_apply(tiny):
     assert jb.learner(cfg, tiny).products == "gated"
     assert jb.learner(TrainConfig(backend="jax", model="concise"), tiny).products == "gated"
     assert jb.learner(cfg, tiny, products="dense").products == "dense"
-    mixed = TrainConfig(backend="jax", precision="mixed_bfloat16")
+    # Mixed precision: the scratch model's products are gated in bfloat16 where the CPU has
+    # AVX512_BF16 (below); the concise model's stay XLA's.
+    mixed = TrainConfig(backend="jax", model="concise", precision="mixed_bfloat16")
     assert jb.learner(mixed, tiny).products == "dense"
     noisy = TrainConfig(backend="jax", mlp=MLPConfig(noise="gaussian_dropout"))
     assert jb.learner(noisy, tiny).products == "dense"
@@ -108,3 +110,58 @@ def test_without_compilers_the_learner_falls_back_to_dense(tiny, tmp_path, monke
 def test_the_switch_turns_them_off(monkeypatch):
     monkeypatch.setenv("DROPLAB_GATED", "0")
     assert not gated.available() and gated.why_not == "DROPLAB_GATED=0"
+
+
+@pytest.fixture(scope="module")
+def bf16():
+    if not gated.bf16_available():
+        from droplab import precision
+
+        assert not precision.native_bf16(), "a CPU with AVX512_BF16 must build them"
+        pytest.skip("no AVX512_BF16 on this CPU: the bfloat16 gated products are not built")
+
+
+def bf16_close(a, b, k: int) -> None:
+    # bfloat16 operands (exact products in float32), float32 sums in another order than XLA's.
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=4e-6 * k)
+
+
+@pytest.mark.parametrize("m,k,n", [(256, 256, 256), (256, 784, 256), (97, 300, 10), (33, 5, 64)])
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_bf16_gated_product_equals_the_dense_one(bf16, m, k, n, density):
+    a = jnp.asarray(sparse(m, k, density, 0), jnp.bfloat16)
+    b = jnp.asarray(sparse(k, n, 1.0, 1), jnp.bfloat16)
+    want = jnp.dot(a, b, preferred_element_type=jnp.float32)
+    got = jax.jit(gated.product_bf16)(a, b)
+    assert got.dtype == jnp.float32
+    bf16_close(got, want, k)
+    at = jnp.asarray(np.ascontiguousarray(np.asarray(a).T))  # stored (k, m): read transposed
+    bf16_close(jax.jit(lambda x, y: gated.product_bf16(x, y, trans_a=True))(at, b), want, k)
+
+
+@pytest.mark.parametrize("pair", [(gated.mixed_input_matmul, "input"),
+                                  (gated.mixed_hidden_matmul, "hidden")])
+def test_mixed_custom_vjps_give_the_mixed_dense_gradients(bf16, pair):
+    from droplab.backends.jax import mixed
+
+    matmul = pair[0]
+    x, w = sparse(64, 96, 0.3, 2), sparse(96, 32, 1.0, 3)
+    t = sparse(64, 32, 0.5, 4)
+
+    def loss(f):
+        return lambda x, w: jnp.sum(f(x, w) * t)
+
+    got = jax.jit(jax.value_and_grad(loss(matmul), argnums=(0, 1)))(x, w)
+    want = jax.jit(jax.value_and_grad(loss(mixed.matmul), argnums=(0, 1)))(x, w)
+    bf16_close(got[0], want[0], 96 * 32)
+    for g, e in zip(got[1], want[1], strict=True):
+        bf16_close(g, e, 96)
+
+
+def test_the_mixed_scratch_learner_runs_bf16_gated_products(tiny, bf16):
+    cfg = TrainConfig(backend="jax", precision="mixed_bfloat16", batch_size=200)
+    runs = [jb.learner(cfg, tiny, products=p) for p in ("auto", "dense")]
+    assert [r.products for r in runs] == ["gated", "dense"]
+    losses = [[r.train_epoch(e) for e in range(2)] for r in runs]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=2e-3)
+    assert runs[0].evaluate()[1] == pytest.approx(runs[1].evaluate()[1], abs=0.01)

@@ -21,7 +21,7 @@ def cpu_has_bf16(monkeypatch):
 
 @pytest.mark.parametrize(("native", "backend", "device", "expected"), [
     (True, "torch", "cpu", "mixed_bfloat16"),
-    (True, "jax", "cpu", "float32"),  # its gated float32 products are the faster
+    (True, "jax", "cpu", "mixed_bfloat16"),
     (True, "tensorflow", "cpu", "float32"),  # no mixed learner there
     (True, "mxnet", "cpu", "float32"),
     (True, "torch", "cuda:0", "float32"),  # auto decides for CPUs only

@@ -26,9 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--precision", choices=precision.CHOICES, default="auto",
                    help="float32, or mixed_bfloat16 (bfloat16 products, float32 parameters; "
-                        "torch and jax); auto (default): for torch, mixed_bfloat16 on a CPU with "
-                        "native bfloat16 instructions (AVX512_BF16, AMX, Arm BF16); else float32 "
-                        "(jax: float32 with gated products, its fastest)")
+                        "torch and jax); auto (default): mixed_bfloat16 on a CPU with native "
+                        "bfloat16 instructions (AVX512_BF16, AMX, Arm BF16), else float32")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
     p.add_argument("--resume", action="store_true",

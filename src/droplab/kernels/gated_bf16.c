@@ -252,6 +252,41 @@ static void mm_range(int w0, int w1, int blocks, int M, int N, int K, const int3
 }
 
 
+/* The pairs of rows m0 <= m < m1 (m0 a multiple of 32 where A is a transposed view, rs == 1):
+ * for callers that split the work over their own threads (gated_xla.cc). */
+void gated_bf16_pairs_range(int m0, int m1, int K, const uint16_t *A, int64_t rs, int64_t cs,
+                            int32_t *cnt, int32_t *idx, uint16_t *val) {
+    int64_t stride = gated_bf16_stride(K);
+    if (cs == 1) {
+#if HAVE_BF16 && defined(__AVX512VBMI2__)
+        pairs_rows(m0, m1, K, A, rs, stride, cnt, idx, val);
+#else
+        pairs_any(m0, m1, K, A, rs, 1, stride, cnt, idx, val);
+#endif
+    } else if (rs == 1) {
+        for (int mb = m0; mb < m1; mb += 32) pairs_cols(mb, m1, K, A, cs, stride, cnt, idx, val);
+    } else {
+        pairs_any(m0, m1, K, A, rs, cs, stride, cnt, idx, val);
+    }
+}
+
+/* The work items of an (M x N) product cut into `blocks` blocks of rows, and items w0 <= w < w1
+ * of it (see mm_range). */
+int gated_bf16_items(int M, int N, int blocks) {
+    if (blocks > M) blocks = M;
+    if (blocks < 1) blocks = 1;
+    return ((N + 63) / 64) * blocks;
+}
+
+void gated_bf16_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32_t *cnt,
+                         const int32_t *idx, const uint16_t *val, const uint16_t *B, int64_t ldb,
+                         const uint16_t *bias, float alpha, uint16_t *c16, float *c32, float beta,
+                         int64_t ldc) {
+    if (blocks > M) blocks = M;
+    if (blocks < 1) blocks = 1;
+    mm_range(w0, w1, blocks, M, N, K, cnt, idx, val, B, ldb, bias, alpha, c16, c32, beta, ldc);
+}
+
 /* C = alpha * A @ B (+ bias) over A's nonzeros; A (M x K) any strides, B (K x N) rows of stride
  * ldb, C rows of stride ldc: bfloat16 c16, or float32 c32 (beta * c32 + ...). */
 void gated_bf16_mm(int M, int N, int K, const uint16_t *A, int64_t rs, int64_t cs,

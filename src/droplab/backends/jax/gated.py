@@ -14,6 +14,12 @@ epoch scan like any other op. Two products use them, both with a custom VJP:
 
 The sums run over the same nonzero terms in the order XLA's CPU product uses here, so the results
 matched XLA's dense ones bit for bit on this project's machine (tested within float32 rounding).
+
+Mixed precision: :func:`product_bf16` is the bfloat16 twin (``gated_bf16.c``: pairs of nonzeros,
+two terms per AVX512_BF16 instruction, float32 sums and result), where the CPU has those
+instructions (:func:`bf16_available`); :func:`mixed_input_matmul` and :func:`mixed_hidden_matmul`
+are the two products above with bfloat16 operands and float32 results, as
+:func:`droplab.backends.jax.mixed.matmul` computes them densely.
 Built on first use into droplab's user cache with the system's C and C++ compilers
 (:mod:`droplab.kernels`); where they cannot be built, or JAX has no ``jax.ffi``, or with
 ``DROPLAB_GATED=0``, :func:`available` is False and the learner uses the dense products.
@@ -33,7 +39,9 @@ from droplab import kernels as _kernels
 from droplab.kernels import BuildError
 
 TARGET = "droplab_gated_matmul"
+TARGET_BF16 = "droplab_gated_matmul_bf16"
 C_SOURCE = _kernels.source("gated.c")
+BF16_SOURCE = _kernels.source("gated_bf16.c")
 CC_SOURCE = _kernels.source("gated_xla.cc")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
 
@@ -54,11 +62,14 @@ def build(directory: Path | None = None) -> Path:
                        for h in ("ffi.h", "api.h", "c_api.h"))
     steps = [
         [cc, "{flags}", "-fPIC", "-c", str(C_SOURCE), "-o", "{tmp}/gated.o"],
+        [cc, "{flags}", "-fPIC", "-c", str(BF16_SOURCE), "-o", "{tmp}/gated_bf16.o"],
         [cxx, "{flags}", "-std=c++17", "-fPIC", "-I", str(include), "-c", str(CC_SOURCE),
          "-o", "{tmp}/gated_xla.o"],
-        [cxx, "-shared", "-o", "{out}", "{tmp}/gated.o", "{tmp}/gated_xla.o"],
+        [cxx, "-shared", "-o", "{out}", "{tmp}/gated.o", "{tmp}/gated_bf16.o",
+         "{tmp}/gated_xla.o"],
     ]
-    key = C_SOURCE.read_bytes() + CC_SOURCE.read_bytes() + headers + f"{cc}|{cxx}".encode()
+    key = (C_SOURCE.read_bytes() + BF16_SOURCE.read_bytes() + CC_SOURCE.read_bytes() + headers
+           + f"{cc}|{cxx}".encode())
     return _kernels.build("gated-xla", steps, FLAG_SETS, key, directory)
 
 
@@ -74,11 +85,20 @@ def available() -> bool:
             lib = ctypes.cdll.LoadLibrary(str(path))
             jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(lib.droplab_gated_matmul),
                                         platform="cpu")
-            _state.update(ok=True, path=path, lib=lib)
+            jax.ffi.register_ffi_target(TARGET_BF16,
+                                        jax.ffi.pycapsule(lib.droplab_gated_matmul_bf16),
+                                        platform="cpu")
+            _state.update(ok=True, path=path, lib=lib, bf16=bool(lib.gated_bf16_supported()))
         except (BuildError, OSError, AttributeError) as e:
             why_not = str(e)
             _state["ok"] = False
     return bool(_state["ok"])
+
+
+def bf16_available() -> bool:
+    """Whether the bfloat16 gated products are there too (built where the CPU has
+    AVX512_BF16)."""
+    return available() and bool(_state.get("bf16"))
 
 
 def library_path() -> Path | None:
@@ -96,6 +116,20 @@ def product(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
         raise ValueError(f"gated product: inner sizes differ ({k} vs {b.shape[0]})")
     out = jax.ShapeDtypeStruct((m, b.shape[1]), jnp.float32)
     return jax.ffi.ffi_call(TARGET, out)(a, b, trans_a=trans_a)
+
+
+def product_bf16(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
+    """``a @ b`` (``a.T @ b`` with ``trans_a``) over the nonzeros of ``a``: 2-D bfloat16 operands,
+    float32 result (sums in float32, as XLA's and oneDNN's bfloat16 products), CPU."""
+    for name, x in (("a", a), ("b", b)):
+        if x.ndim != 2 or x.dtype != jnp.bfloat16:
+            raise TypeError(f"gated product: {name} must be a 2-D bfloat16 array, "
+                            f"not {x.ndim}-D {x.dtype}")
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    if b.shape[0] != k:
+        raise ValueError(f"gated product: inner sizes differ ({k} vs {b.shape[0]})")
+    out = jax.ShapeDtypeStruct((m, b.shape[1]), jnp.float32)
+    return jax.ffi.ffi_call(TARGET_BF16, out)(a, b, trans_a=trans_a)
 
 
 @jax.custom_vjp
@@ -132,6 +166,58 @@ def _hidden_bwd(res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Arr
 
 
 hidden_matmul.defvjp(_hidden_fwd, _hidden_bwd)
+
+
+# Mixed precision (bfloat16 operands, float32 results, as droplab.backends.jax.mixed.matmul):
+# the same two products with the bfloat16 gated kernels wherever an operand is sparse.
+_BF16 = jnp.bfloat16
+
+
+def _dot_bf16(a: jax.Array, b: jax.Array) -> jax.Array:
+    return jnp.dot(a, b, preferred_element_type=jnp.float32)
+
+
+@jax.custom_vjp
+def mixed_input_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x @ w`` in mixed precision for the first layer: XLA's dense bfloat16 product forward,
+    the weight gradient gated on the (sparse) gradient ``g``: ``dw = (g.T @ x).T``."""
+    return _dot_bf16(x.astype(_BF16), w.astype(_BF16))
+
+
+def _mixed_input_fwd(x: jax.Array, w: jax.Array) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    xb, wb = x.astype(_BF16), w.astype(_BF16)
+    return _dot_bf16(xb, wb), (xb, wb)
+
+
+def _mixed_input_bwd(res: tuple[jax.Array, ...], g: jax.Array) -> tuple[jax.Array, jax.Array]:
+    xb, wb = res
+    gb = g.astype(_BF16)
+    # dx (the pixels' gradient) is dead code in training: XLA drops it.
+    return _dot_bf16(gb, wb.T), product_bf16(gb, xb, trans_a=True).T
+
+
+mixed_input_matmul.defvjp(_mixed_input_fwd, _mixed_input_bwd)
+
+
+@jax.custom_vjp
+def mixed_hidden_matmul(h: jax.Array, w: jax.Array) -> jax.Array:
+    """``h @ w`` in mixed precision for a layer whose input ``h`` is a dropped hidden layer:
+    gated on ``h`` forward, on the gradient ``g`` and on ``h.T`` backward."""
+    return product_bf16(h.astype(_BF16), w.astype(_BF16))
+
+
+def _mixed_hidden_fwd(h: jax.Array, w: jax.Array) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    hb, wb = h.astype(_BF16), w.astype(_BF16)
+    return product_bf16(hb, wb), (hb, wb)
+
+
+def _mixed_hidden_bwd(res: tuple[jax.Array, ...], g: jax.Array) -> tuple[jax.Array, jax.Array]:
+    hb, wb = res
+    gb = g.astype(_BF16)
+    return product_bf16(gb, wb.T), product_bf16(hb, gb, trans_a=True)
+
+
+mixed_hidden_matmul.defvjp(_mixed_hidden_fwd, _mixed_hidden_bwd)
 
 
 def dot_general_for(matmul: Any) -> Any:

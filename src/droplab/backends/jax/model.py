@@ -184,9 +184,11 @@ def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32",
     in ``precision`` ("float32", or "mixed_bfloat16" for the dropout models); ``products``
     "gated" (float32 dropout models on the CPU) runs the hidden layers' products through
     :mod:`droplab.backends.jax.gated`."""
-    if products == "gated" and (mlp.noise != "dropout" or precision != "float32"):
+    if products == "gated" and (mlp.noise != "dropout" or (
+            precision != "float32" and kind != "scratch")):
         raise ValueError(_checks.invalid(
-            "products", "'dense' unless the model is a float32 dropout model", products))
+            "products", "'dense' unless the model is a float32 dropout model or the scratch "
+            "model in mixed_bfloat16", products))
     if mlp.noise != "dropout":
         if precision != "float32":
             raise ValueError(_checks.invalid(
@@ -196,6 +198,9 @@ def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32",
     if kind == "concise":
         return concise_forward(concise_module(mlp, precision, products))
     if precision == "mixed_bfloat16":
+        if products == "gated":
+            return partial(scratch_forward, matmul=gated.mixed_input_matmul,
+                           matmul_2=gated.mixed_hidden_matmul)
         return partial(scratch_forward, matmul=mixed.matmul)
     if products == "gated":
         return partial(scratch_forward, matmul=gated.input_matmul, matmul_2=gated.hidden_matmul)
