@@ -23,8 +23,9 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from droplab import _checks
 from droplab.data.sources import cache_root
@@ -62,6 +63,20 @@ def disabled() -> bool:
 
 class BuildError(RuntimeError):
     """No flag set compiled a kernel library (the message says why)."""
+
+
+def built(cache: dict[str, Any], make: Callable[[], Path]) -> tuple[Path | None, str | None]:
+    """The library ``make`` builds, built at most once per ``cache`` (a loader module's dict):
+    ``(path, None)``, or ``(None, why)`` where the switch is off or the build failed (a failure
+    is remembered: no second attempt in this process)."""
+    if disabled():
+        return None, f"{SWITCH}=0"
+    if "path" not in cache:
+        try:
+            cache["path"], cache["why"] = make(), None
+        except BuildError as e:
+            cache["path"], cache["why"] = None, str(e)
+    return cache["path"], cache.get("why")
 
 
 def cpu_id() -> str:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import ctypes
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from droplab import kernels as _kernels
 from droplab.backends.lanes import lanes
 from droplab.backends.torch.gated import compile_c
-from droplab.kernels import BuildError
 
 SOURCE = _kernels.source("fused.c")
 GATED_SOURCE = _kernels.source("gated_bf16.c")  # the bfloat16 gated products, built in
@@ -174,7 +174,7 @@ class Fused:
                      out.data_ptr(), _ptr(ysrc), _ptr(yout))
 
 
-_built: dict[str, Path | None] = {}
+_built: dict[str, Any] = {}  # droplab.kernels.built's cache
 why_not: str | None = None  # why load() returned None, for messages
 
 
@@ -182,15 +182,7 @@ def load(dtype: torch.dtype) -> Fused | None:
     """The kernels for ``dtype`` (compiled on first use, then cached), or None where they cannot
     be built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
     global why_not
-    if _kernels.disabled():
-        why_not = f"{_kernels.SWITCH}=0"
-        return None
-    if "path" not in _built:
-        try:
-            _built["path"] = build()
-        except BuildError as e:
-            why_not, _built["path"] = str(e), None
-    path = _built["path"]
+    path, why_not = _kernels.built(_built, build)
     if path is None:
         return None
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -106,7 +107,7 @@ class Kernels:
             raise ValueError("gated mm: B and out need contiguous rows")
 
 
-_built: dict[str, Path | None] = {}
+_built: dict[str, Any] = {}  # droplab.kernels.built's cache
 why_not: str | None = None  # why load() returned None, for messages
 
 
@@ -114,15 +115,7 @@ def load() -> Kernels | None:
     """A new :class:`Kernels` (compiled on first use, then cached), or None where they cannot be
     built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
     global why_not
-    if _kernels.disabled():
-        why_not = f"{_kernels.SWITCH}=0"
-        return None
-    if "path" not in _built:
-        try:
-            _built["path"] = build()
-        except BuildError as e:
-            why_not, _built["path"] = str(e), None
-    path = _built["path"]
+    path, why_not = _kernels.built(_built, build)
     if path is None:
         return None
     try:
