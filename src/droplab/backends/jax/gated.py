@@ -19,7 +19,9 @@ Mixed precision: :func:`product_bf16` is the bfloat16 twin (``gated_bf16.c``: pa
 two terms per AVX512_BF16 instruction, float32 sums and result), where the CPU has those
 instructions (:func:`bf16_available`); :func:`mixed_input_matmul` and :func:`mixed_hidden_matmul`
 are the two products above with bfloat16 operands and float32 results, as
-:func:`droplab.backends.jax.mixed.matmul` computes them densely.
+:func:`droplab.backends.jax.mixed.matmul` computes them densely (for float32 ``x`` and ``w``, as
+the learner holds them).
+
 Built on first use into droplab's user cache with the system's C and C++ compilers
 (:mod:`droplab.kernels`); where they cannot be built, or JAX has no ``jax.ffi``, or with
 ``DROPLAB_GATED=0``, :func:`available` is False and the learner uses the dense products.
