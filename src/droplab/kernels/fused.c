@@ -4,10 +4,13 @@
  * hidden) tensors: ReLU, the dropout multiply, softmax and the loss, the gradient gates and their
  * scales, the bias sums, the SGD update and (mixed precision) the weights' cast. As PyTorch ops
  * each pays dispatch and, with two threads, a fork/join around ~65k elements of work: together a
- * third of a step on this project's 2-core CPU. Here they are five passes:
+ * third of a step on this project's 2-core CPU. Here they are a few passes:
  *
  *   relu_drop     D = relu(Z) * (0 or scale), the keep decisions read from droplab's random lanes
+ *   logits        the narrow output layer's product (ten outputs: a GEMM call costs more)
  *   softmax_xent  loss += sum(logsumexp(z) - z[y]); G = softmax(z) - onehot(y); bias sums of G
+ *   out_back      the output layer's backward: the gated gradient it sends down, its weight
+ *                 gradient and the bias sums, in one pass
  *   gate          E = (D > 0 ? E * g : 0); bias sums of E
  *   sgd           W = beta * W + alpha * G per segment of one flat buffer; and its bfloat16 copy
  *   gather_rows   a minibatch's rows of X (and y) by index

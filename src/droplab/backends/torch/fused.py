@@ -4,7 +4,8 @@ Why: around its eight matrix products the chapter's MLP step runs ~25 small PyTo
 the dropout multiply and its mask expansion, softmax and loss, gradient gates and scales, bias
 sums, the SGD update and the bfloat16 cast of the weights); each pays dispatch and a two-thread
 fork/join around ~65k elements, a third of a mixed-precision step on this project's 2-core CPU.
-``droplab/kernels/fused.c`` does them in five passes that read the operands once
+``droplab/kernels/fused.c`` does them (and the narrow output layer's products) in a few passes
+that read the operands once
 (:class:`~droplab.backends.torch.fused_mlp.FusedMixedMLP` uses them).
 
 The same library holds the bfloat16 gated products (``droplab/kernels/gated_bf16.c``,
