@@ -171,10 +171,12 @@ class JaxLearner:
         if not kernels.wanted(products, usable, "the model is a dropout model on the CPU (in "
                               "mixed_bfloat16, the scratch model)"):
             return "dense"
-        if gated.bf16_available() if mixed else gated.available():
+        if not gated.available():
+            kernels.missing(products, gated.why_not)
+        elif not mixed or gated.bf16_available():
             return "gated"
-        kernels.missing(products, gated.why_not if not gated.available() or not mixed
-                        else "this CPU or compiler has no AVX512_BF16")
+        else:
+            kernels.missing(products, "this CPU or compiler has no AVX512_BF16")
         return "dense"
 
     def _epoch_rates(self, epoch: int) -> jax.Array | None:

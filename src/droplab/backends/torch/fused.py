@@ -85,6 +85,7 @@ class Fused:
         self._cnt = torch.empty(0, dtype=torch.int32)
         self._idx = torch.empty(0, dtype=torch.int32)
         self._val = torch.empty(0, dtype=torch.int16)
+        self._strides: dict[int, int] = {}  # K -> the nonzero lists' row stride
 
     def relu_drop(self, Z: torch.Tensor, bits: torch.Tensor | None, p: float,
                   scale: float) -> torch.Tensor:
@@ -156,7 +157,9 @@ class Fused:
         overlap (its scratch holds A's nonzero pairs)."""
         M, K = A.shape
         N = B.shape[1]
-        stride = self._gated_stride(K)
+        stride = self._strides.get(K)
+        if stride is None:  # asked of the library once per width, not on every step
+            stride = self._strides[K] = self._gated_stride(K)
         if self._idx.numel() < M * stride:
             self._idx = torch.empty(M * stride, dtype=torch.int32)
             self._val = torch.empty(M * stride, dtype=torch.int16)
