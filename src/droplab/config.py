@@ -12,6 +12,10 @@ from droplab import _checks
 from droplab import precision as _precision
 
 MODELS = ("scratch", "concise")
+# TrainConfig.kernels: "auto", droplab's fastest step on this machine (compiled gated and fused
+# kernels where they build and fit the model); "off", the plain framework path (its own products,
+# no compiled kernels, no mask streams).
+KERNELS = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,13 @@ class TrainConfig:
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
     # "float32", or "mixed_bfloat16" (bfloat16 products, float32 parameters; droplab.precision).
     precision: str = "float32"
+    # "auto" or "off" (KERNELS): whether the learner may use droplab's compiled kernels. Learners
+    # report what ran as ``Learner.products``.
+    kernels: str = "auto"
 
     def __post_init__(self) -> None:
         _checks.one_of(self.model, "model", MODELS)
+        _checks.one_of(self.kernels, "kernels", KERNELS)
         _precision.check(self.precision, self.backend)
         _checks.positive_int(self.epochs, "epochs")
         _checks.positive_int(self.batch_size, "batch_size")

@@ -1,7 +1,22 @@
-"""What every backend module provides.
+"""The contract between droplab and its backends: what a backend module defines, what a learner does.
 
-A backend is a module; the registry (:func:`droplab.backends.get`) returns it. Layers, models,
-trainers and experiments call these functions and never a framework directly.
+A backend is a module; the registry (:func:`droplab.backends.get`) returns it. The trainer
+(:func:`droplab.train.fit`), the benchmark and the experiments talk to a backend only through the
+:class:`Backend` functions and the :class:`Learner` it returns; options reach a learner only
+through :class:`~droplab.config.TrainConfig` (for example ``config.kernels``), never through extra
+keyword arguments or attributes outside this file.
+
+Checkpoints (``Learner.state_dict``) use one naming and layout in every backend, so a checkpoint
+written by one framework loads in every other:
+
+* ``lin1.weight`` (inputs, num_hiddens_1), ``lin1.bias`` (num_hiddens_1,): ``h1 = relu(x @ W + b)``;
+* ``lin2.weight`` (num_hiddens_1, num_hiddens_2), ``lin2.bias`` (num_hiddens_2,);
+* ``lin3.weight`` (num_hiddens_2, num_outputs), ``lin3.bias`` (num_outputs,): the logits.
+
+All float32 NumPy arrays; weights are (in_features, out_features), as Keras and Flax store them
+(PyTorch and Gluon store (out, in) and transpose at this boundary). Optimiser state, if a backend
+keeps any, goes under keys starting with ``opt.`` (plain SGD keeps none). :func:`param_shapes`
+gives the expected shapes; :func:`checked_state` checks a state against them.
 """
 
 from __future__ import annotations
@@ -10,8 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from droplab.config import TrainConfig
+from droplab import _checks
+from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
+
+LAYERS = ("lin1", "lin2", "lin3")
+PRODUCTS = ("dense", "gated")  # what Learner.products may say
 
 
 class Learner(Protocol):
@@ -20,6 +39,11 @@ class Learner(Protocol):
     Randomness is derived from ``(config.seed, epoch)`` only, so a run resumed from a checkpoint
     repeats the uninterrupted run's shuffles and dropout masks.
     """
+
+    #: What the training step's hidden-layer matrix products run: "dense" (the framework's) or
+    #: "gated" (droplab's kernels over the nonzeros ReLU and dropout leave; ``kernels="auto"``).
+    #: Evaluation is always dense.
+    products: str
 
     def train_epoch(self, epoch: int) -> float:
         """Run one epoch of minibatch SGD (dropout on); return the mean training loss per example."""
@@ -40,11 +64,13 @@ class Learner(Protocol):
         ...
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters (and optimiser state) as NumPy arrays, for checkpoints."""
+        """Parameters (and optimiser state) as NumPy arrays, named and laid out as the module
+        docstring says, whatever the framework."""
         ...
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore a :meth:`state_dict`, this backend's or any other's (ValueError naming the key
+        on a missing, extra or misshapen entry)."""
         ...
 
 
@@ -70,4 +96,32 @@ class Backend(Protocol):
         """(dropout_layer(X, p, seed=seed), d sum(output) / dX) computed by the framework's autodiff."""
         ...
 
-    def learner(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> Learner: ...
+    def learner(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> Learner:
+        """The learner for ``config`` on ``data`` (no other arguments: options are config fields)."""
+        ...
+
+
+def param_shapes(mlp: MLPConfig, n_inputs: int) -> dict[str, tuple[int, ...]]:
+    """The checkpoint keys of the MLP and their shapes, in order (weights (in, out))."""
+    sizes = (n_inputs, mlp.num_hiddens_1, mlp.num_hiddens_2, mlp.num_outputs)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer, fan_in, fan_out in zip(LAYERS, sizes, sizes[1:]):
+        shapes[f"{layer}.weight"] = (fan_in, fan_out)
+        shapes[f"{layer}.bias"] = (fan_out,)
+    return shapes
+
+
+def checked_state(state: dict[str, Any], shapes: dict[str, tuple[int, ...]]
+                  ) -> dict[str, np.ndarray]:
+    """``state``'s parameters as float32 NumPy arrays, after checking its keys and shapes against
+    ``shapes`` (:func:`param_shapes`); ValueError names the first key that does not fit."""
+    keys = {k for k in state if not k.startswith("opt.")}
+    if keys != set(shapes):
+        raise ValueError(_checks.invalid("state", f"the keys {sorted(shapes)}", sorted(keys)))
+    out = {}
+    for key, shape in shapes.items():
+        value = np.asarray(state[key], np.float32)
+        if value.shape != shape:
+            raise ValueError(_checks.invalid(f"state[{key!r}]", f"shape {shape}", value.shape))
+        out[key] = value
+    return out

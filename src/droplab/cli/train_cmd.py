@@ -7,7 +7,7 @@ from pathlib import Path
 
 from droplab import precision
 from droplab.cli import common
-from droplab.config import MODELS, MLPConfig, TrainConfig
+from droplab.config import KERNELS, MODELS, MLPConfig, TrainConfig
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="float32, or mixed_bfloat16 (bfloat16 products, float32 parameters; "
                         "torch and jax); auto (default): mixed_bfloat16 on a CPU with native "
                         "bfloat16 instructions (AVX512_BF16, AMX, Arm BF16), else float32")
+    p.add_argument("--kernels", choices=KERNELS, default="auto",
+                   help="auto (default): droplab's fastest step here (compiled kernels where they "
+                        "build); off: the plain framework path")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
     p.add_argument("--resume", action="store_true",
@@ -42,7 +45,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
                     weight_decay=args.weight_decay)
     return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, mlp=mlp,
-                       precision=resolve_precision(args))
+                       precision=resolve_precision(args), kernels=args.kernels)
 
 
 def resolve_precision(args: argparse.Namespace) -> str:
