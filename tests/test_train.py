@@ -21,6 +21,8 @@ DATA = Arrays(np.zeros((8, 784), np.float32), np.zeros(8, np.int64),
 class FakeLearner:
     """Loss 1/epoch; raises KeyboardInterrupt when asked to train ``interrupt_at``."""
 
+    products = "dense"
+
     def __init__(self, interrupt_at: int | None = None) -> None:
         self.interrupt_at = interrupt_at
         self.trained: list[int] = []

@@ -174,23 +174,3 @@ def _ray(runs: Sequence[Run], workers: int, address: str | None) -> Iterator[tup
                 ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so finished runs are kept and the workers are stopped."""
-
-
-@contextlib.contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave SIGTERM alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

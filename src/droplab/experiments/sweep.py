@@ -28,6 +28,7 @@ from typing import Any
 
 from droplab import _io
 from droplab.experiments.table import Table
+from droplab.signals import interrupt_on_sigterm
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def run_sweep(runs: Sequence[Run], out: str | Path, *, executor: str = "local", 
     bar = RunProgress(len(runs), len(done), enabled=progress)
     start = time.perf_counter()
     try:
-        with executors.interrupt_on_sigterm():
+        with interrupt_on_sigterm():
             for run, result in executors.execute_all(pending, executor=executor, workers=workers,
                                                      address=address):
                 if isinstance(result, BaseException):

@@ -2,33 +2,38 @@
 
     droplab train --backend torch --model scratch --epochs 10 --out runs/torch-scratch
 
-A run folder holds ``config.json`` (the TrainConfig and seed), ``metrics.json``/``metrics.csv`` (one
-row per finished epoch), ``checkpoint.npz`` (parameters after the last finished epoch),
-``curves.png``/``curves.svg`` (the book's plot) and ``run.json`` (status, timings, versions). All are
-rewritten atomically after every epoch, so Ctrl-C or a crash loses at most the epoch in progress, and
-``resume=True`` continues from the last saved epoch with the same shuffles and masks.
+A run folder holds ``config.json`` (the TrainConfig and seed), ``checkpoint.npz`` (parameters and
+the history after the last finished epoch: the one file that commits an epoch,
+:mod:`droplab.train.checkpoint`), ``metrics.json``/``metrics.csv`` (one row per finished epoch),
+``run.json`` (status, timings, versions) and ``curves.png``/``curves.svg`` (the book's plot).
+One process owns the folder at a time (:mod:`droplab.train.lock`). Ctrl-C, SIGTERM or a crash
+loses at most the epoch in progress, and ``resume=True`` continues from the last committed epoch
+with the same shuffles and masks, ending exactly where an uninterrupted run ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from droplab import _io, backends
+from droplab import _io, backends, devices
+from droplab.backends.protocol import Learner
 from droplab.config import TrainConfig
-from droplab.data.arrays import Arrays
+from droplab.data.arrays import Arrays, DataValueError
+from droplab.signals import Terminated, interrupt_on_sigterm
+from droplab.train import checkpoint
 from droplab.train import history as hist
+from droplab.train.errors import ResumeError, RunError
 from droplab.train.history import Epoch
+from droplab.train.lock import FolderLock, usable_dir
 from droplab.train.plot import plot_history
 from droplab.train.progress import Progress
 
-
-class ResumeError(ValueError):
-    """A run folder cannot be resumed with the given configuration."""
+STATUSES = ("running", "finished", "interrupted", "terminated", "diverged")
 
 
 @dataclass
@@ -36,7 +41,7 @@ class RunResult:
     config: TrainConfig
     history: list[Epoch]
     out: Path | None
-    status: str  # "finished" | "interrupted"
+    status: str  # one of STATUSES
     train_seconds: float = 0.0
     setup_seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
@@ -53,20 +58,34 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
 
     Args:
         config: what to train (backend, model, epochs, batch size, seed, MLP hyperparameters).
-        data: the arrays (see :func:`droplab.data.arrays`).
+        data: the arrays (see :func:`droplab.data.arrays`), checked when they were built.
         out: run folder; ``None`` keeps everything in memory.
-        resume: continue the run in ``out`` from its last finished epoch.
+        device: "cpu", or "cuda[:N]" where the framework sees a GPU (checked first).
+        resume: continue the run in ``out`` from its last committed epoch.
         quiet: no progress bar and no per-epoch lines.
         verbose: print one line per epoch when there is no progress bar.
 
-    Returns the history; on Ctrl-C returns what finished with ``status == "interrupted"``.
+    Returns the history. On Ctrl-C or SIGTERM, what finished with ``status`` "interrupted" or
+    "terminated"; when the loss becomes NaN or infinite, the run stops with "diverged".
+    Raises :class:`RunError` (a folder that cannot be used as asked), ValueError (a bad device or
+    labels beyond ``config.mlp.num_outputs``) before anything is built or written.
     """
+    devices.check(config.backend, device)
+    _check_classes(data, config.mlp.num_outputs)
     out_dir = Path(out) if out is not None else None
-    done: list[Epoch] = []
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            stack.enter_context(FolderLock(usable_dir(out_dir)))
+        return _fit(config, data, out_dir, device, resume, quiet, verbose)
+
+
+def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, resume: bool,
+         quiet: bool, verbose: bool) -> RunResult:
     t0 = time.perf_counter()
-    learner = backends.get(config.backend).learner(config, data, device=device)
-    if out_dir is not None:
-        done = _prepare(out_dir, config, resume, learner)
+    state, done = _prepare(out_dir, config, resume) if out_dir is not None else (None, [])
+    learner: Learner = backends.get(config.backend).learner(config, data, device=device)
+    if state is not None:
+        learner.load_state_dict(state)
     setup = time.perf_counter() - t0
 
     label = f"{config.backend}/{config.model}"
@@ -77,36 +96,43 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
     status = "interrupted"
     train_seconds = sum(e.seconds for e in history)
     try:
-        for epoch in range(len(done), config.epochs):
-            start = time.perf_counter()
-            train_loss = learner.train_epoch(epoch)
-            val_loss, val_acc = learner.evaluate()
-            seconds = time.perf_counter() - start
-            record = Epoch(epoch + 1, float(train_loss), float(val_loss), float(val_acc), seconds)
-            history.append(record)
-            train_seconds += seconds
-            if out_dir is not None:
-                _io.write_npz(out_dir / "checkpoint.npz", learner.state_dict())
-                hist.save(history, out_dir)
-                _write_run(out_dir, config, "running", history, train_seconds, device,
-                           str(getattr(learner, "products", "dense")))
-            progress.update(train_loss=record.train_loss, val_loss=record.val_loss,
-                            val_acc=record.val_acc)
-            if not quiet and verbose and not progress.enabled:
-                progress.write(format_epoch(record, config.epochs))
-        status = "finished"
+        with interrupt_on_sigterm():
+            for epoch in range(len(done), config.epochs):
+                start = time.perf_counter()
+                train_loss = learner.train_epoch(epoch)
+                val_loss, val_acc = learner.evaluate()
+                seconds = time.perf_counter() - start
+                record = Epoch(epoch + 1, float(train_loss), float(val_loss), float(val_acc),
+                               seconds)
+                history.append(record)
+                train_seconds += seconds
+                if out_dir is not None:
+                    checkpoint.save(out_dir, learner.state_dict(), history)  # the commit
+                    hist.save(history, out_dir)
+                    _write_run(out_dir, config, "running", history, train_seconds, device,
+                               learner.products)
+                progress.update(train_loss=record.train_loss, val_loss=record.val_loss,
+                                val_acc=record.val_acc)
+                if not quiet and verbose and not progress.enabled:
+                    progress.write(format_epoch(record, config.epochs))
+                if not record.finite:
+                    status = "diverged"
+                    break
+            else:
+                status = "finished"
+    except Terminated:
+        status = "terminated"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         progress.close()
         files: list[Path] = []
         if out_dir is not None:
-            _write_run(out_dir, config, status, history, train_seconds, device,
-                       str(getattr(learner, "products", "dense")))
+            _write_run(out_dir, config, status, history, train_seconds, device, learner.products)
             if history:
                 files = plot_history(history, out_dir / "curves", title=describe(config))
     return RunResult(config, history, out_dir, status, train_seconds, setup, files,
-                     str(getattr(learner, "products", "dense")))
+                     learner.products)
 
 
 def format_epoch(e: Epoch, total: int) -> str:
@@ -121,39 +147,81 @@ def describe(config: TrainConfig) -> str:
     return text if config.precision == "float32" else f"{text}, {config.precision}"
 
 
-def _prepare(out_dir: Path, config: TrainConfig, resume: bool, learner: object) -> list[Epoch]:
-    """Create the run folder, or check it against ``config`` and restore its state for a resume."""
+def _check_classes(data: Arrays, outputs: int) -> None:
+    if data.classes > outputs:
+        for name, y in (("train_y", data.train_y), ("val_y", data.val_y)):
+            bad = y >= outputs
+            if bad.any():
+                i = int(bad.argmax())
+                raise DataValueError(f"Invalid value for `{name}`: expected labels in [0, "
+                                     f"{outputs}) for a model with num_outputs={outputs}, "
+                                     f"received {name}[{i}]={int(y[i])}")
+
+
+def _prepare(out_dir: Path, config: TrainConfig,
+             resume: bool) -> tuple[dict | None, list[Epoch]]:
+    """Start the run folder, or check it against ``config`` and read its last committed epoch."""
     config_path = out_dir / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise ResumeError(f"Cannot resume: {config_path} does not exist (no run in {out_dir})")
-        saved = TrainConfig.load(config_path)
-        if _without_epochs(saved) != _without_epochs(config):
-            raise ResumeError(
-                f"Cannot resume {out_dir}: its config.json differs from the requested run "
-                f"(saved {saved.to_dict()}, requested {config.to_dict()})"
-            )
-        done = hist.load(out_dir)
-        if done and (out_dir / "checkpoint.npz").exists():
-            with np.load(out_dir / "checkpoint.npz") as ckpt:
-                learner.load_state_dict({k: ckpt[k] for k in ckpt.files})  # type: ignore[attr-defined]
-        else:
-            done = []
+    if not resume:
+        if config_path.exists() or (out_dir / checkpoint.NAME).exists():
+            raise ResumeError(f"{out_dir} already holds a run; pass --resume to continue it or "
+                              "choose another --out")
         _io.write_json(config_path, config.to_dict())
-        return done[: config.epochs]
-    if (out_dir / "metrics.json").exists():
-        raise ResumeError(
-            f"{out_dir} already holds a run; pass --resume to continue it or choose another --out"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
+        return None, []
+    if not config_path.exists():
+        raise ResumeError(f"Cannot resume: {config_path} does not exist (no run in {out_dir}); "
+                          "start the run without --resume")
+    try:
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise ResumeError(f"Cannot resume: {config_path} is damaged ({type(e).__name__}: {e}); "
+                          "start the run again in a new --out") from None
+    differences = _differences(saved, config)
+    if differences:
+        raise ResumeError(f"Cannot resume {out_dir}: its config.json differs from the requested "
+                          f"run in {'; '.join(differences)}; pass the saved values or choose "
+                          "another --out")
+    state, done = None, []
+    if (out_dir / checkpoint.NAME).exists():
+        state, done_or_none = checkpoint.load(out_dir)
+        done = done_or_none if done_or_none is not None else _old_history(out_dir)
+    elif (out_dir / "metrics.json").exists():
+        raise ResumeError(f"Cannot resume: {out_dir / checkpoint.NAME} is missing, so the "
+                          "finished epochs cannot be continued; start the run again in a new "
+                          "--out")
+    if len(done) > config.epochs:
+        raise ResumeError(f"Cannot resume {out_dir} with --epochs {config.epochs}: it already "
+                          f"holds {len(done)} finished epochs; pass --epochs {len(done)} or more")
     _io.write_json(config_path, config.to_dict())
-    return []
+    if done:  # the views may lag the checkpoint (a kill between the writes): rebuild them
+        hist.save(done, out_dir)
+    return state, done
 
 
-def _without_epochs(c: TrainConfig) -> dict:
-    d = c.to_dict()
-    d.pop("epochs")
-    return d
+def _old_history(out_dir: Path) -> list[Epoch]:
+    """The history of a checkpoint written before checkpoints held it: metrics.json's."""
+    try:
+        return hist.load(out_dir)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ResumeError(f"Cannot resume: {out_dir / 'metrics.json'} is damaged "
+                          f"({type(e).__name__}); start the run again in a new --out") from None
+
+
+def _differences(saved: TrainConfig, requested: TrainConfig) -> list[str]:
+    """``key (saved X, requested Y)`` for every setting but ``epochs`` that differs."""
+    a, b = _flat(saved.to_dict()), _flat(requested.to_dict())
+    return [f"{k} (saved {a.get(k)!r}, requested {b.get(k)!r})"
+            for k in sorted(set(a) | set(b)) if k != "epochs" and a.get(k) != b.get(k)]
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Epoch],
@@ -170,3 +238,6 @@ def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Ep
         "python": platform.python_version(),
         "machine": platform.machine(),
     })
+
+
+__all__ = ["STATUSES", "ResumeError", "RunError", "RunResult", "describe", "fit", "format_epoch"]

@@ -72,6 +72,14 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def gpu_count() -> int:
+    """How many GPUs JAX can use here."""
+    try:
+        return len(jax.devices("gpu"))
+    except RuntimeError:
+        return 0
+
+
 def device_of(x: Any) -> str:
     """"cpu", "cuda:0", ... (the first device holding ``x``)."""
     devices = x.devices() if hasattr(x, "devices") else set()
@@ -89,7 +97,24 @@ def dropout_layer(X: Any, p: float, *, seed: Any = None, low_memory: bool = Fals
     return _dropout_layer(X, p, seed=seed)
 
 
-__all__ = ["DTYPES", "NAME", "JaxLearner", "as_key", "asarray", "device_of", "dropout_layer",
-           "dropout_layer_lowmem", "dropout_with_grad", "fresh_key", "is_native", "keep_mask",
-           "learner", "lowmem_report", "lowmem_savings", "native_dropout", "residual_bytes",
-           "to_numpy"]
+__all__ = [
+    "DTYPES",
+    "NAME",
+    "JaxLearner",
+    "as_key",
+    "asarray",
+    "device_of",
+    "dropout_layer",
+    "dropout_layer_lowmem",
+    "dropout_with_grad",
+    "fresh_key",
+    "gpu_count",
+    "is_native",
+    "keep_mask",
+    "learner",
+    "lowmem_report",
+    "lowmem_savings",
+    "native_dropout",
+    "residual_bytes",
+    "to_numpy",
+]

@@ -43,11 +43,33 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def gpu_count() -> int:
+    """How many GPUs this MXNet build can use here."""
+    try:
+        return int(mx.context.num_gpus())
+    except mx.base.MXNetError:
+        return 0
+
+
 def device_of(x: Any) -> str:
     """``"cpu"`` or ``"cuda:N"`` for the context ``x`` lives on."""
     return device_name(x.ctx)
 
 
-__all__ = ["DTYPES", "NAME", "MXNetLearner", "asarray", "device_of", "dropout_layer",
-           "dropout_with_grad", "is_native", "learner", "mnp", "mx", "native_dropout", "npx",
-           "to_numpy"]
+__all__ = [
+    "DTYPES",
+    "NAME",
+    "MXNetLearner",
+    "asarray",
+    "device_of",
+    "dropout_layer",
+    "dropout_with_grad",
+    "gpu_count",
+    "is_native",
+    "learner",
+    "mnp",
+    "mx",
+    "native_dropout",
+    "npx",
+    "to_numpy",
+]

@@ -21,7 +21,27 @@ from droplab.backends.tensorflow.dropout import (
 from droplab.backends.tensorflow.learner import TensorFlowLearner, learner
 
 NAME = "tensorflow"
+
+
+def gpu_count() -> int:
+    """How many GPUs TensorFlow can use here."""
+    return len(tf.config.list_physical_devices("GPU"))
+
+
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
-__all__ = ["DTYPES", "NAME", "TensorFlowLearner", "asarray", "device_of", "dropout_layer",
-           "dropout_with_grad", "is_native", "learner", "native_dropout", "tf", "to_numpy"]
+__all__ = [
+    "DTYPES",
+    "NAME",
+    "TensorFlowLearner",
+    "asarray",
+    "device_of",
+    "dropout_layer",
+    "dropout_with_grad",
+    "gpu_count",
+    "is_native",
+    "learner",
+    "native_dropout",
+    "tf",
+    "to_numpy",
+]

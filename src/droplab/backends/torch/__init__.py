@@ -53,6 +53,11 @@ def to_numpy(x: Any) -> np.ndarray:
     return x.cpu().numpy()
 
 
+def gpu_count() -> int:
+    """How many CUDA devices this PyTorch build can use here (0 on a CPU build)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def device_of(x: Any) -> str:
     return str(x.device)
 
@@ -65,7 +70,23 @@ def dropout_layer(X: Any, p: float, *, seed: Any = None, low_memory: bool = Fals
     return _dropout_layer(X, p, seed=seed)
 
 
-__all__ = ["DTYPES", "NAME", "TorchLearner", "asarray", "device_of", "dropout_layer",
-           "dropout_layer_lowmem", "dropout_with_grad", "is_native", "keep_mask", "learner",
-           "lowmem_report", "lowmem_savings", "native_dropout", "saved_bytes_per_step", "saved_tensor_bytes",
-           "to_numpy"]
+__all__ = [
+    "DTYPES",
+    "NAME",
+    "TorchLearner",
+    "asarray",
+    "device_of",
+    "dropout_layer",
+    "dropout_layer_lowmem",
+    "dropout_with_grad",
+    "gpu_count",
+    "is_native",
+    "keep_mask",
+    "learner",
+    "lowmem_report",
+    "lowmem_savings",
+    "native_dropout",
+    "saved_bytes_per_step",
+    "saved_tensor_bytes",
+    "to_numpy",
+]
