@@ -4,6 +4,8 @@ cleanly where they cannot be built."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -73,23 +75,22 @@ def test_the_learner_picks_gated_products_where_they_apply(tiny):
     cfg = TrainConfig(backend="jax")
     assert jb.learner(cfg, tiny).products == "gated"
     assert jb.learner(TrainConfig(backend="jax", model="concise"), tiny).products == "gated"
-    assert jb.learner(cfg, tiny, products="dense").products == "dense"
+    assert jb.learner(TrainConfig(backend="jax", kernels="off"), tiny).products == "dense"
     # Mixed precision: the scratch model's products are gated in bfloat16 where the CPU has
     # AVX512_BF16 (below); the concise model's stay XLA's.
     mixed = TrainConfig(backend="jax", model="concise", precision="mixed_bfloat16")
     assert jb.learner(mixed, tiny).products == "dense"
     noisy = TrainConfig(backend="jax", mlp=MLPConfig(noise="gaussian_dropout"))
     assert jb.learner(noisy, tiny).products == "dense"
-    with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected 'auto' or"):
-        jb.learner(mixed, tiny, products="gated")
-    with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected one of"):
-        jb.learner(cfg, tiny, products="sparse")
+    with pytest.raises(ValueError, match=r"^Invalid value for `kernels`: expected one of"):
+        TrainConfig(backend="jax", kernels="gated")
 
 
 @pytest.mark.parametrize("kind", ["scratch", "concise"])
 def test_learner_epochs_agree_with_dense_products(tiny, kind):
     cfg = TrainConfig(backend="jax", model=kind, batch_size=200)
-    runs = [jb.learner(cfg, tiny, products=p) for p in ("gated", "dense")]
+    runs = [jb.learner(dataclasses.replace(cfg, kernels=k), tiny) for k in ("auto", "off")]
+    assert [r.products for r in runs] == ["gated", "dense"]
     losses = [[r.train_epoch(e) for e in range(2)] for r in runs]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
     for k, v in runs[0].state_dict().items():
@@ -103,13 +104,6 @@ def test_without_compilers_the_learner_falls_back_to_dense(tiny, tmp_path, monke
     assert not gated.available()
     assert "no C and C++ compilers found" in (gated.why_not or "")
     assert jb.learner(TrainConfig(backend="jax"), tiny).products == "dense"
-    with pytest.raises(RuntimeError, match="products='gated': no C and C"):
-        jb.learner(TrainConfig(backend="jax"), tiny, products="gated")
-
-
-def test_the_switch_turns_them_off(monkeypatch):
-    monkeypatch.setenv("DROPLAB_GATED", "0")
-    assert not gated.available() and gated.why_not == "DROPLAB_GATED=0"
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +154,7 @@ def test_mixed_custom_vjps_give_the_mixed_dense_gradients(bf16, pair):
 
 def test_the_mixed_scratch_learner_runs_bf16_gated_products(tiny, bf16):
     cfg = TrainConfig(backend="jax", precision="mixed_bfloat16", batch_size=200)
-    runs = [jb.learner(cfg, tiny, products=p) for p in ("auto", "dense")]
+    runs = [jb.learner(dataclasses.replace(cfg, kernels=k), tiny) for k in ("auto", "off")]
     assert [r.products for r in runs] == ["gated", "dense"]
     losses = [[r.train_epoch(e) for e in range(2)] for r in runs]
     np.testing.assert_allclose(losses[0], losses[1], rtol=2e-3)

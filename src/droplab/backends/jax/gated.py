@@ -23,8 +23,8 @@ are the two products above with bfloat16 operands and float32 results, as
 the learner holds them).
 
 Built on first use into droplab's user cache with the system's C and C++ compilers
-(:mod:`droplab.kernels`); where they cannot be built, or JAX has no ``jax.ffi``, or with
-``DROPLAB_GATED=0``, :func:`available` is False and the learner uses the dense products.
+(:mod:`droplab.kernels`); where they cannot be built, or JAX has no ``jax.ffi``, :func:`available`
+is False and the learner uses the dense products (as it does with ``TrainConfig.kernels="off"``).
 """
 
 from __future__ import annotations
@@ -78,9 +78,6 @@ def build(directory: Path | None = None) -> Path:
 def available() -> bool:
     """Whether the custom call is built and registered with XLA (done on the first call)."""
     global why_not
-    if _kernels.disabled():
-        why_not = f"{_kernels.SWITCH}=0"
-        return False
     if "ok" not in _state:
         try:
             path = build()

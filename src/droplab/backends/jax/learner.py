@@ -10,13 +10,12 @@ masks from one draw in the scratch model; Flax's per-layer streams in the concis
 resumed run draws the same masks as an uninterrupted one. The masks' bits come from JAX's cheaper
 non-partitionable threefry (see :func:`_cheap_threefry`).
 
-Products: for the float32 dropout models on the CPU the step's hidden-layer products run over the
-nonzeros that ReLU and dropout leave (:mod:`droplab.backends.jax.gated`, an XLA custom call), the
-same sums as XLA's dense products (``products="dense"``); evaluation stays dense. Measured here,
-epochs interleaved in one process: scratch 1.05 s vs 1.45 s, concise 1.15 s vs 1.55 s. In
-mixed_bfloat16 the scratch model's do too, in bfloat16 where the CPU has AVX512_BF16
-(:func:`droplab.backends.jax.gated.mixed_hidden_matmul`; the first layer's forward stays XLA's):
-0.49 s vs 0.69 s an epoch with XLA's bfloat16 products, float32 gated 0.68 s.
+Products (``config.kernels``): with "auto", the float32 dropout models on the CPU run the step's
+hidden-layer products over the nonzeros that ReLU and dropout leave
+(:mod:`droplab.backends.jax.gated`, an XLA custom call): the same sums as XLA's dense products,
+faster (docs/benchmarks.md). In mixed_bfloat16 the scratch model's do too, in bfloat16, where the
+CPU has AVX512_BF16. With "off", or where the custom call cannot be built, XLA's dense products
+run; ``JaxLearner.products`` says which. Evaluation is always dense.
 
 Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) run in the
 same one-scan epoch through :func:`droplab.backends.jax.model.noise_forward`, the same forward for
@@ -35,9 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from droplab import _checks, kernels
+from droplab import _checks
 from droplab.backends.jax import gated, model
 from droplab.backends.jax.keys import as_key, seed_key
+from droplab.backends.protocol import checked_state, param_shapes
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
@@ -130,13 +130,12 @@ def _cheap_threefry() -> contextlib.AbstractContextManager[Any]:
 class JaxLearner:
     """The MLP (plain pytree of parameters), plain SGD and the data, resident on one device."""
 
-    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu",
-                 products: str = "auto") -> None:
+    def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
         _checks.one_of(config.mlp.noise, "noise", NOISES)
         model.forward_for(config.model, config.mlp, config.precision)  # checks the combination
         self.config = config
         self.device = jax_device(device)
-        self.products = self._products(products)  # checked before any data is copied
+        self.products = self._products()  # decided before any data is copied
         put = partial(jax.device_put, device=self.device)
         # float32 in both precisions: XLA's CPU gather of bfloat16 rows is slower than gathering
         # float32 ones and converting inside the fused product (epoch 0.57 s vs 0.52 s here).
@@ -162,22 +161,15 @@ class JaxLearner:
                 products=self.products, **self._static)
         return float(total) / n
 
-    def _products(self, products: str) -> str:
+    def _products(self) -> str:
         """"gated" or "dense": the training step's products (evaluation is always dense)."""
         cfg = self.config
-        mixed = cfg.precision == "mixed_bfloat16"
-        usable = (cfg.mlp.noise == "dropout" and self.device.platform == "cpu"
-                  and (not mixed or cfg.model == "scratch"))
-        if not kernels.wanted(products, usable, "the model is a dropout model on the CPU (in "
-                              "mixed_bfloat16, the scratch model)"):
+        if (cfg.kernels == "off" or cfg.mlp.noise != "dropout" or self.device.platform != "cpu"
+                or not gated.available()):
             return "dense"
-        if not gated.available():
-            kernels.missing(products, gated.why_not)
-        elif not mixed or gated.bf16_available():
-            return "gated"
-        else:
-            kernels.missing(products, "this CPU or compiler has no AVX512_BF16")
-        return "dense"
+        if cfg.precision == "mixed_bfloat16":
+            return "gated" if cfg.model == "scratch" and gated.bf16_available() else "dense"
+        return "gated"
 
     def _epoch_rates(self, epoch: int) -> jax.Array | None:
         """Ramped dropout's rates in ``epoch`` as a device array (traced, one compilation for all
@@ -218,34 +210,20 @@ class JaxLearner:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy arrays under "lin1.kernel", "lin1.bias", ... (plain SGD: no state)."""
-        return {f"{layer}.{name}": np.array(v) for layer, d in self.params.items()
-                for name, v in d.items()}
+        """Parameters as NumPy arrays, "lin1.weight" (in, out), "lin1.bias", ... (the protocol's
+        layout: Flax's kernels are (in, out) already); plain SGD keeps no other state."""
+        return {f"{layer}.{'weight' if name == 'kernel' else name}": np.array(v)
+                for layer, d in self.params.items() for name, v in d.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned (shapes must match this learner's model)."""
-        expected = set(self.state_dict())
-        if set(state) != expected:
-            raise ValueError(_checks.invalid("state", f"the keys {sorted(expected)}",
-                                             sorted(state)))
-        params: model.Params = {}
-        for key, value in state.items():
-            layer, name = key.split(".")
-            old = self.params[layer][name]
-            if tuple(np.shape(value)) != tuple(old.shape):
-                raise ValueError(_checks.invalid(key, f"shape {tuple(old.shape)}", np.shape(value)))
-            params.setdefault(layer, {})[name] = jax.device_put(
-                np.asarray(value, np.float32), self.device)
-        self.params = params
+        """Restore a checkpoint of any backend (the protocol's names and layout)."""
+        mlp = self.config.mlp
+        values = checked_state(state, param_shapes(mlp, self._n_in))
+        self.params = {layer: {name: jax.device_put(values[f"{layer}.{key}"], self.device)
+                               for name, key in (("kernel", "weight"), ("bias", "bias"))}
+                       for layer in model.LAYERS}
 
 
-def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu",
-            products: str = "auto") -> JaxLearner:
-    """The JAX learner for ``config`` on ``data`` (see :class:`JaxLearner`).
-
-    ``products``: the training step's hidden-layer products: "gated" (over the nonzeros that
-    ReLU and dropout leave, :mod:`droplab.backends.jax.gated`), "dense" (XLA's), or "auto"
-    (gated for float32 dropout models, and the mixed_bfloat16 scratch model where the CPU has
-    AVX512_BF16, on the CPU where the custom call builds; else dense).
-    """
-    return JaxLearner(config, data, device=device, products=products)
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> JaxLearner:
+    """The JAX learner for ``config`` on ``data`` (see :class:`JaxLearner`)."""
+    return JaxLearner(config, data, device=device)
