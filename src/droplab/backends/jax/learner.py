@@ -127,6 +127,10 @@ def _cheap_threefry() -> contextlib.AbstractContextManager[Any]:
     return scope(False) if scope is not None else contextlib.nullcontext()
 
 
+# (Flax's name, the protocol's): Flax's kernels are (in, out) already.
+CHECKPOINT_NAMES = (("kernel", "weight"), ("bias", "bias"))
+
+
 class JaxLearner:
     """The MLP (plain pytree of parameters), plain SGD and the data, resident on one device."""
 
@@ -212,15 +216,15 @@ class JaxLearner:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters as NumPy arrays, "lin1.weight" (in, out), "lin1.bias", ... (the protocol's
         layout: Flax's kernels are (in, out) already); plain SGD keeps no other state."""
-        return {f"{layer}.{'weight' if name == 'kernel' else name}": np.array(v)
-                for layer, d in self.params.items() for name, v in d.items()}
+        return {f"{layer}.{key}": np.array(self.params[layer][name])
+                for layer in model.LAYERS for name, key in CHECKPOINT_NAMES}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore a checkpoint of any backend (the protocol's names and layout)."""
         mlp = self.config.mlp
         values = checked_state(state, param_shapes(mlp, self._n_in))
         self.params = {layer: {name: jax.device_put(values[f"{layer}.{key}"], self.device)
-                               for name, key in (("kernel", "weight"), ("bias", "bias"))}
+                               for name, key in CHECKPOINT_NAMES}
                        for layer in model.LAYERS}
 
 

@@ -38,6 +38,7 @@ from droplab.backends.mxnet import model as mlp_model
 from droplab.backends.mxnet._framework import autograd, context, mnp, mx, seed_mxnet
 from droplab.backends.mxnet.dropout import dropout_layer
 from droplab.backends.mxnet.dropout import mask as dropout_mask
+from droplab.backends.protocol import checked_state, param_shapes
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
@@ -49,6 +50,8 @@ EVAL_CHUNK = 10_000
 class MXNetLearner:
     """The chapter's MLP (``config.model`` "scratch" or "concise") with its data on ``device``;
     noise ``config.mlp.noise``: dropout through the fused graph, any other through the hooks."""
+
+    products = "dense"  # MXNet's own products: droplab has no kernels for it
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
         self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
@@ -220,23 +223,25 @@ class MXNetLearner:
         return self._forward(xs, True, seed)["logits"].asnumpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy arrays under flat names (plain SGD keeps no optimiser state)."""
-        return {name: p.data(self.ctx).asnumpy() for name, p in self._params.items()}
+        """Parameters as NumPy arrays in the protocol's names and layout: Gluon's (out, in)
+        weights transposed to (in, out); plain SGD keeps no optimiser state."""
+        return {name: _layout(p.data(self.ctx).asnumpy(), name)
+                for name, p in self._params.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned (same names and shapes)."""
-        if set(state) != set(self._params):
-            raise ValueError(_checks.invalid("state", f"the keys {sorted(self._params)}",
-                                             sorted(state)))
+        """Restore a checkpoint of any backend (the protocol's names and layout)."""
+        n_in = int(self.train_x.shape[1])
+        values = checked_state(state, param_shapes(self.config.mlp, n_in))
         for name, p in self._params.items():
-            value = np.asarray(state[name])
-            if value.shape != p.shape:
-                raise ValueError(_checks.invalid(f"state[{name!r}]", f"shape {p.shape}",
-                                                 value.shape))
-            p.set_data(mnp.array(value, dtype="float32", ctx=self.ctx))
+            p.set_data(mnp.array(_layout(values[name], name), dtype="float32", ctx=self.ctx))
         # set_data copies in place today; rebinding keeps the update correct if that changes.
         self._bind_update()
 
+
+def _layout(value: np.ndarray, name: str) -> np.ndarray:
+    """A weight between Gluon's (out, in) and the protocol's (in, out) (either way); biases as
+    they are."""
+    return np.ascontiguousarray(value.T) if name.endswith(".weight") else value
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> MXNetLearner:
     """The chapter's MLP on MXNet (see :class:`MXNetLearner`)."""

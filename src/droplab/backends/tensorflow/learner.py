@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from droplab import _checks
+from droplab.backends.protocol import checked_state, param_shapes
 from droplab.backends.tensorflow import model
 from droplab.backends.tensorflow.arrays import tf_device
 from droplab.backends.tensorflow.dropout import dropout_layer, native_dropout
@@ -42,8 +43,15 @@ def concise_drop(h: tf.Tensor, p: float, key: tf.Tensor | None) -> tf.Tensor:
     return native_dropout(h, p, seed=key)
 
 
+# The protocol's checkpoint names of this model's variables (both (in, out) already).
+CHECKPOINT_NAMES = {f"lin{k}.{kind}": f"{var}{k}" for k in (1, 2, 3)
+                    for kind, var in (("weight", "W"), ("bias", "b"))}
+
+
 class TensorFlowLearner:
     """The MLP, plain SGD and the data, resident on one TensorFlow device."""
+
+    products = "dense"  # TensorFlow's own products: droplab has no kernels for it
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
         self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
@@ -175,21 +183,15 @@ class TensorFlowLearner:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy arrays (plain SGD keeps no optimiser state)."""
-        return {name: var.numpy() for name, var in self.params.items()}
+        """Parameters as NumPy arrays in the protocol's names, "lin1.weight" (in, out), ...
+        (plain SGD keeps no optimiser state)."""
+        return {key: self.params[var].numpy() for key, var in CHECKPOINT_NAMES.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned (same keys and shapes)."""
-        if set(state) != set(self.params):
-            raise ValueError(_checks.invalid("state", f"the keys {sorted(self.params)}",
-                                             sorted(state)))
-        for name, var in self.params.items():
-            value = np.asarray(state[name], np.float32)
-            if value.shape != tuple(var.shape):
-                raise ValueError(_checks.invalid(f"state[{name!r}]", f"shape {tuple(var.shape)}",
-                                                 value.shape))
-            var.assign(value)
-
+        """Restore a checkpoint of any backend (the protocol's names and layout)."""
+        n_in = int(self._train_x.shape[1])
+        for key, value in checked_state(state, param_shapes(self.config.mlp, n_in)).items():
+            self.params[CHECKPOINT_NAMES[key]].assign(value)
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> TensorFlowLearner:
     """A :class:`TensorFlowLearner` for ``config`` on ``data`` (see the backend protocol)."""
