@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from droplab import _checks
+
+if TYPE_CHECKING:
+    from droplab.backends.protocol import Learner
+    from droplab.config import TrainConfig
+    from droplab.data.arrays import Arrays
 
 NAME = "numpy"
 DTYPES = ("float16", "float32", "float64")
@@ -82,8 +87,8 @@ def dropout_with_grad(X: Any, p: float, *, seed: Seed = None) -> tuple[np.ndarra
     return dropout_layer(X, p, seed=seed), dropout_grad(X, p, seed=seed)
 
 
-def learner(config: Any, data: Any, *, device: str = "cpu") -> Any:
-    """NumPy is the reference for dropout only; it does not train models."""
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> Learner:
+    """NumPy is the reference for dropout only; it does not train models (NotImplementedError)."""
     raise NotImplementedError("The NumPy backend does not train; use torch, jax, tensorflow or mxnet")
 
 
