@@ -219,24 +219,7 @@ def test_report_rebuilds_from_results_alone(tmp_path, fake_training):
 
 # -- real training -------------------------------------------------------------------------------
 
-def _noise_supported(backend: str) -> bool:
-    from droplab import backends
-    from droplab.config import MLPConfig, TrainConfig
-    from droplab.data.arrays import Arrays
-
-    z = np.zeros((4, 784), np.float32)
-    y = np.zeros(4, np.int64)
-    try:
-        backends.get(backend).learner(
-            TrainConfig(backend=backend, epochs=1, mlp=MLPConfig(noise="gaussian_dropout")),
-            Arrays(z, y, z, y))
-    except ValueError:
-        return False
-    return True
-
-
 def test_a_short_real_sweep_through_the_cli(tmp_path):
-    pytest.importorskip("torch")
     result = subprocess.run(
         [sys.executable, "-m", "droplab.cli.experiment_cmd", "experiment", "run", "long-training",
          "--quick", "--epochs", "2", "--out", str(tmp_path), "--quiet"],
@@ -253,9 +236,6 @@ def test_a_short_real_sweep_through_the_cli(tmp_path):
 @pytest.mark.parametrize("name", experiments.names())
 def test_quick_preset_for_real(tmp_path, name):
     """What a user runs: ``droplab experiment run NAME --quick`` (under 2 minutes on 2 cores)."""
-    pytest.importorskip("torch")
-    if name in ("dropconnect", "noise-injection") and not _noise_supported("torch"):
-        pytest.skip("the torch learner does not train with MLPConfig.noise yet")
     result = subprocess.run(
         [sys.executable, "-m", "droplab.cli.experiment_cmd", "experiment", "run", name,
          "--quick", "--out", str(tmp_path), "--quiet"], capture_output=True, text=True,
