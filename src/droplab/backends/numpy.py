@@ -92,6 +92,16 @@ def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> Learne
     raise NotImplementedError("The NumPy backend does not train; use torch, jax, tensorflow or mxnet")
 
 
+def mlp_logits(state: dict[str, np.ndarray], x: Any) -> np.ndarray:
+    """The reference forward pass of a checkpoint (any backend's ``state_dict()``, in the layout
+    of :mod:`droplab.backends.protocol`) with dropout off: ``relu(x @ W + b)`` for the two hidden
+    layers, then ``h2 @ W3 + b3``; float64 inside, float32 logits (N, outputs)."""
+    h = np.asarray(x, np.float64).reshape(len(x), -1)
+    for layer in ("lin1", "lin2"):
+        h = np.maximum(h @ state[f"{layer}.weight"] + state[f"{layer}.bias"], 0.0)
+    return (h @ state["lin3.weight"] + state["lin3.bias"]).astype(np.float32)
+
+
 def dropout_grad(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:
     """d dropout_layer(X).sum() / dX for the same seed: the mask divided by (1 - p)."""
     p = _checks.probability(p)
