@@ -153,12 +153,14 @@ def test_resumed_training_equals_uninterrupted(framework, fashion_tiny, kind):
         np.testing.assert_array_equal(resumed.state_dict()[key], value, err_msg=key)
 
 
+@pytest.mark.parametrize("noise", ["dropout", "gaussian_dropout"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_weight_decay_is_on_the_weights_only(framework, fashion_tiny, kind):
-    """One SGD step (one batch per epoch, no dropout): W' = W - lr * (grad + wd * W) and
-    b' = b - lr * grad, so the decayed run differs from the plain one by -lr * wd * W exactly."""
+def test_weight_decay_is_on_the_weights_only(framework, fashion_tiny, kind, noise):
+    """One SGD step (one batch per epoch, rate 0) on the dropout path and on the other noises'
+    path: W' = W - lr * (grad + wd * W) and b' = b - lr * grad, so the decayed run differs from
+    the plain one by -lr * wd * W exactly."""
     data = fashion_tiny.subset(64, 64)
-    cfg = config(framework, kind, batch_size=64, dropout_1=0.0, dropout_2=0.0)
+    cfg = config(framework, kind, batch_size=64, dropout_1=0.0, dropout_2=0.0, noise=noise)
     decayed_cfg = dataclasses.replace(cfg, mlp=dataclasses.replace(cfg.mlp, weight_decay=0.5))
     plain, decayed = framework.learner(cfg, data), framework.learner(decayed_cfg, data)
     before = plain.state_dict()
@@ -183,8 +185,8 @@ def test_the_short_last_batch_counts_every_example(framework, fashion_tiny):
 
 @pytest.mark.parametrize("noise", NOISES)
 def test_every_noise_of_droplab_noise_trains(framework, fashion_tiny, noise):
-    """Two epochs at batch 64 on 1k examples, rates 0.3/0.3: the loss falls and the validation
-    accuracy clears 0.3, three times chance (measured 0.5-0.66; alpha dropout, whose dropped
+    """Two epochs at batch 64 on 1k examples, rates 0.3/0.3: the noise raises the first epoch's
+    loss over the same run at rate 0, the loss falls and the validation accuracy clears 0.3, three times chance (measured 0.5-0.66; alpha dropout, whose dropped
     ReLU units become -1.76, about 0.45). The noise is on in training and in seeded MC dropout,
     off in evaluation; the weight noises leave h*_dropped equal to h* (their noise is inside the
     next layer) and reach h2 through W2."""
@@ -193,6 +195,13 @@ def test_every_noise_of_droplab_noise_trains(framework, fashion_tiny, noise):
     losses = [learner.train_epoch(epoch) for epoch in range(2)]
     # Alpha dropout's noisy loss starts above ln 10 (2.8 in TensorFlow), the others' below.
     assert all(math.isfinite(v) for v in losses) and losses[1] < losses[0] < 3.0, losses
+    quiet_run = framework.learner(config(framework, noise=noise, dropout_1=0.0, dropout_2=0.0,
+                                         batch_size=64, epochs=4), fashion_tiny)
+    quiet = [quiet_run.train_epoch(epoch) for epoch in range(2)]
+    if noise == "ramped_dropout":  # epoch 0 of the ramp is rate 0, epoch 1 is not
+        assert losses[0] == pytest.approx(quiet[0], rel=1e-5) and losses[1] > quiet[1]
+    else:
+        assert losses[1] > quiet[1] + 0.05
     val_loss, val_acc = learner.evaluate()
     assert math.isfinite(val_loss) and val_acc >= 0.3, val_acc
     x = fashion_tiny.val_x[:64]
