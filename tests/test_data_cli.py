@@ -60,10 +60,13 @@ def test_verify_reports_a_damaged_file(tiny: Tiny, tmp_path: Path,
     path = tiny.path(IMAGES)
     path.write_bytes(gzip.compress(tiny.content[IMAGES][:-1]))
     assert run("data", "verify", "--data-dir", str(tiny.directory)) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert re.search(rf"{IMAGES}\s+explicit\s+[\d,]+\s+15,696\s+FAILED\s+missing\s", out)
-    assert f"error: {path}: truncated: expected 15696 bytes, found 15695" in out
-    assert out.rstrip().endswith("1 of 4 files are missing or damaged")
+    # The errors go to stderr, each naming the file, the problem and the fix.
+    assert f"error: {path}: truncated: expected 15696 bytes, found 15695; move the file away" in err
+    assert "error:" not in out
+    assert err.rstrip().endswith("1 of 4 files are missing or damaged")
     assert path.exists()
 
 

@@ -12,7 +12,7 @@ import pytest
 from data_fixtures import idx_bytes
 
 from droplab.data import idx
-from droplab.data.errors import DataError
+from droplab.data.errors import DAMAGED_REMEDY, DataError
 from droplab.data.spec import FileSpec
 
 IMAGES = np.arange(3 * 28 * 28, dtype=np.uint64).reshape(3, 28, 28).astype(np.uint8)
@@ -30,8 +30,9 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 def fails(path: Path, problem: str, spec: FileSpec = IMAGES_SPEC) -> None:
-    """Reading ``path`` raises a DataError whose message is exactly ``<path>: <problem>``."""
-    with pytest.raises(DataError, match=f"^{re.escape(f'{path}: {problem}')}$") as info:
+    """Reading ``path`` raises a DataError whose message is exactly ``<path>: <problem>; <fix>``."""
+    message = f"{path}: {problem}; {DAMAGED_REMEDY}"
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$") as info:
         idx.read(path, spec)
     assert info.value.path == path and info.value.problem == problem
 

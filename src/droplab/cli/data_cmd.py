@@ -12,6 +12,7 @@ one line (naming the three ways to get the data) and exits 2.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def print_table(rows: Sequence[status.FileStatus], errors: bool = True) -> None:
             print(f"{s.file.name}: {s.note}")
     for s in rows:
         if s.error and errors:
-            print(f"error: {s.error}")
+            print(f"error: {s.error}", file=sys.stderr)
 
 
 def _where(args: argparse.Namespace) -> None:
@@ -65,7 +66,7 @@ def _finish(rows: Sequence[status.FileStatus], summary: str) -> int:
     print_table(rows)
     bad = [s for s in rows if not s.ok]
     if bad:
-        print(f"{len(bad)} of {len(rows)} files are missing or damaged")
+        print(f"{len(bad)} of {len(rows)} files are missing or damaged", file=sys.stderr)
         return 1
     print(summary.format(n=len(rows)))
     return 0

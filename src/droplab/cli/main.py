@@ -42,9 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that are the user's mistake, reported without a traceback."""
     from droplab.backends import BackendUnavailable
-    from droplab.train import ResumeError
+    from droplab.data.arrays import DataValueError
+    from droplab.devices import DeviceUnavailable
+    from droplab.train import RunError
 
-    errors: list[type[BaseException]] = [UserError, BackendUnavailable, ResumeError]
+    errors: list[type[BaseException]] = [UserError, BackendUnavailable, RunError, DataValueError,
+                                         DeviceUnavailable]
     try:
         from droplab.data import errors as data_errors  # type: ignore[attr-defined]
 

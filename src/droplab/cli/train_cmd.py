@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from droplab import precision
+from droplab import devices, precision
 from droplab.cli import common
 from droplab.config import KERNELS, MODELS, MLPConfig, TrainConfig
 
@@ -66,19 +67,26 @@ def out_dir(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from(args)  # check every argument before any work
     if common.runs_elsewhere(args.backend):
         return common.delegate(args.argv)
+    devices.check(args.backend, args.device)
+    config = config_from(args)  # check every argument before any work
     from droplab.train import fit
 
     common.prepare(config.backend)
     out = out_dir(args)
     data = common.load_arrays(args.data_dir)
     result = fit(config, data, out, device=args.device, resume=args.resume, quiet=args.quiet)
-    if result.status == "interrupted":
-        print(f"interrupted after {len(result.history)} finished epoch(s); metrics and checkpoint "
-              f"are in {out}; continue with: droplab train ... --out {out} --resume")
-        return 130
+    if result.status in ("interrupted", "terminated"):
+        print(f"{result.status} after {len(result.history)} finished epoch(s); metrics and "
+              f"checkpoint are in {out}; continue with: droplab train ... --out {out} --resume",
+              file=sys.stderr)
+        return 130 if result.status == "interrupted" else 143
+    if result.status == "diverged":
+        print(f"droplab: diverged: the loss became {result.final.train_loss} at epoch "
+              f"{result.final.epoch}; the run stopped (status 'diverged' in {out / 'run.json'}); "
+              f"try a lower learning rate than --lr {config.mlp.lr}", file=sys.stderr)
+        return 3
     if not args.quiet:
         last = result.final
         kind = config.precision + (", gated products" if result.products == "gated" else "")

@@ -15,6 +15,10 @@ NOT_FOUND = (
     "or use a copy you have with `--data-dir DIR` (or DROPLAB_DATA=DIR)."
 )
 
+# The remedy for a damaged local file, unless the raiser knows a better one.
+DAMAGED_REMEDY = ("move the file away and run `droplab data fetch` to get a good copy, or point "
+                  "`--data-dir` (or DROPLAB_DATA) at one")
+
 
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) collapsed to one space."""
@@ -34,6 +38,8 @@ class DataError(RuntimeError):
     def __init__(self, path: Path | str | None, problem: str, remedy: str = "") -> None:
         self.path = path
         self.problem = one_line(problem)
+        if not remedy and path is not None and "://" not in str(path):
+            remedy = DAMAGED_REMEDY
         self.remedy = remedy
         text = self.problem if path is None else f"{path}: {self.problem}"
         super().__init__(f"{text}; {remedy}" if remedy else text)
@@ -77,4 +83,4 @@ class DataNotFoundError(DataError, FileNotFoundError):
         return (type(self), (self.where, self.reason))
 
 
-__all__ = ["NOT_FOUND", "DataError", "DataNotFoundError", "DownloadError", "one_line"]
+__all__ = ["DAMAGED_REMEDY", "NOT_FOUND", "DataError", "DataNotFoundError", "DownloadError", "one_line"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from droplab import _checks
+from droplab.data.errors import DataError
 from droplab.data.spec import DatasetSpec, FileSpec
 
 ENV_DATA = "DROPLAB_DATA"
@@ -32,6 +33,10 @@ class Location:
         for candidate in (self.directory / f"{file.name}.gz", self.directory / file.name):
             if candidate.is_file():
                 return candidate
+            if candidate.is_dir():
+                raise DataError(candidate, "is a directory where the data file should be",
+                                "move it away, then run `droplab data fetch` or point "
+                                "`--data-dir` at a folder holding the files")
         return None
 
     def describe(self) -> str:
