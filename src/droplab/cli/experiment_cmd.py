@@ -140,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     from droplab.backends import BackendUnavailable
+    from droplab.train import RunError
 
     try:
         return int(args.func(args) or 0)
-    except (UserError, BackendUnavailable) as e:
+    except (UserError, BackendUnavailable, RunError) as e:
         print(f"droplab: error: {e}", file=sys.stderr)
         return 2
     except (ValueError, TypeError) as e:

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from droplab import _checks
 from droplab.experiments import estimate, registry, report
 from droplab.experiments.base import Settings
 from droplab.experiments.registry import names
@@ -52,7 +53,9 @@ def run(name: str, out: str | Path, *, quick: bool = False, seeds: int | None = 
     """
     from droplab import backends
 
+    _checks.positive_int(workers, "workers")
     module = registry.get(name)
+    SweepDir(Path(out)).check_experiment(name)
     if name != "smoke" and not backends.installed(backend):
         backends.get(backend)  # BackendUnavailable, naming what to install
     s = settings(name, quick=quick, seeds=seeds, epochs=epochs, backend=backend)

@@ -35,10 +35,10 @@ def build(directory: str | Path) -> Path:
     """Write ``directory/report.md`` (and its plots) from ``results.csv``; return its path."""
     root = Path(directory)
     results_path = root / "results.csv"
-    if not results_path.exists():
+    if not results_path.exists() and not (root / "runs").is_dir():
         raise ReportError(f"{results_path} does not exist: run `droplab experiment run NAME --out "
                           f"{root}` first (it writes results.csv there)")
-    results = Table.read(results_path)
+    results = _read_or_rebuild(root, results_path)
     if len(results) == 0:
         raise ReportError(f"{results_path} holds no finished runs yet")
     names = results.unique("experiment")
@@ -46,7 +46,12 @@ def build(directory: str | Path) -> Path:
         raise ReportError(f"{results_path} mixes experiments {names}; one directory per experiment")
     name = str(names[0])
     history_path = root / "history.csv"
-    history = Table.read(history_path) if history_path.exists() else Table([])
+    try:
+        history = Table.read(history_path) if history_path.exists() else Table([])
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        from droplab.experiments.sweep import SweepDir
+
+        _, history = SweepDir(root).write_tables()
     module = registry.get(name)
     body = module.report(results, history, root)
     text = "\n".join([
@@ -55,6 +60,22 @@ def build(directory: str | Path) -> Path:
         setup(results, root), body.rstrip() + "\n", METHOD,
     ])
     return _io.write_text(root / "report.md", text)
+
+
+def _read_or_rebuild(root: Path, results_path: Path) -> Table:
+    """``results.csv``, or, when it is missing or damaged, the tables rebuilt from ``runs/``."""
+    try:
+        return Table.read(results_path)
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        from droplab.experiments.sweep import SweepDir, stderr
+
+        if not (root / "runs").is_dir():
+            raise ReportError(f"{results_path} is damaged ({type(e).__name__}) and there is no "
+                              f"{root / 'runs'} to rebuild it from") from None
+        stderr(f"droplab: warning: {results_path} is missing or damaged ({type(e).__name__}); "
+               f"rebuilt from {root / 'runs'}")
+        results, _ = SweepDir(root).write_tables()
+        return results
 
 
 def _heading(module: object) -> str:

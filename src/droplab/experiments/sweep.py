@@ -29,6 +29,11 @@ from typing import Any
 from droplab import _io
 from droplab.experiments.table import Table
 from droplab.signals import interrupt_on_sigterm
+from droplab.train.errors import RunError
+from droplab.train.lock import FolderLock, usable_dir
+
+# What every runs/<key>.json holds (see execute).
+RECORD_KEYS = frozenset({"key", "experiment", "seed", "params", "metrics", "seconds"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,43 @@ class SweepDir:
         return self.runs_dir / f"{key}.json"
 
     def finished(self, runs: Iterable[Run]) -> set[str]:
-        return {r.key for r in runs if self.run_path(r.key).exists()}
+        """Keys of ``runs`` whose file exists and reads back whole. A damaged file (a truncated
+        write from outside droplab, a disk error) is named on stderr, moved aside to
+        ``<key>.json.damaged`` and its run counts as unfinished, so the sweep does it again."""
+        return {r.key for r in runs if self.run_path(r.key).exists() and self._intact(r.key)}
+
+    def _intact(self, key: str) -> bool:
+        path = self.run_path(key)
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or not RECORD_KEYS <= record.keys():
+                raise ValueError(f"missing {sorted(RECORD_KEYS - set(record))}")
+            return True
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            path.replace(path.with_name(path.name + ".damaged"))
+            stderr(f"droplab: warning: {path} is damaged ({type(e).__name__}); moved to "
+                   f"{path.name}.damaged, and its run will be done again")
+            return False
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every intact run record in ``runs/`` (damaged ones are moved aside, as above)."""
+        if not self.runs_dir.exists():
+            return []
+        keys = sorted(p.stem for p in self.runs_dir.glob("*.json"))
+        return [self.load(k) for k in keys if self._intact(k)]
+
+    def check_experiment(self, name: str) -> None:
+        """Refuse to put runs of experiment ``name`` where another experiment's results are."""
+        manifest = self.root / "experiment.json"
+        if not manifest.exists():
+            return
+        try:
+            there = json.loads(manifest.read_text()).get("experiment")
+        except (OSError, ValueError, AttributeError):
+            return  # rewritten by this sweep
+        if there is not None and there != name:
+            raise RunError(f"{self.root} holds experiment {there!r}; {name!r} cannot share its "
+                           "folder: choose another --out")
 
     def save(self, record: Mapping[str, Any]) -> None:
         _io.write_json(self.run_path(record["key"]), dict(record))
@@ -122,9 +163,14 @@ class SweepDir:
             for tmp in self.runs_dir.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
-    def write_tables(self, runs: Sequence[Run]) -> tuple[Table, Table]:
-        """Rebuild results.csv and history.csv from the run files of ``runs`` that exist."""
-        records = [self.load(r.key) for r in runs if self.run_path(r.key).exists()]
+    def write_tables(self, runs: Sequence[Run] | None = None) -> tuple[Table, Table]:
+        """Rebuild results.csv and history.csv from the intact run files of ``runs`` (all of
+        ``runs/`` when None)."""
+        if runs is None:
+            records = self.records()
+        else:
+            records = [self.load(k) for k in (r.key for r in runs)
+                       if self.run_path(k).exists() and self._intact(k)]
         results, history = tables(records)
         _io.write_text(self.root / "results.csv", results.to_csv())
         _io.write_text(self.root / "history.csv", history.to_csv())
@@ -181,13 +227,22 @@ def run_sweep(runs: Sequence[Run], out: str | Path, *, executor: str = "local", 
         manifest: extra fields for ``experiment.json``.
 
     Ctrl-C (or SIGTERM) stops the sweep: finished runs stay on disk, the tables are rebuilt, and
-    ``Outcome.interrupted`` is True.
+    ``Outcome.interrupted`` is True. One process owns ``out`` at a time (a second one raises
+    :class:`droplab.train.RunFolderBusy`), and a folder holding another experiment is refused.
     """
+    sweep = SweepDir(usable_dir(Path(out)))
+    if manifest and "experiment" in manifest:
+        sweep.check_experiment(str(manifest["experiment"]))
+    with FolderLock(sweep.root, what="experiment"):
+        return _run_locked(sweep, runs, executor, workers, address, progress, manifest)
+
+
+def _run_locked(sweep: SweepDir, runs: Sequence[Run], executor: str, workers: int,
+                address: str | None, progress: bool,
+                manifest: Mapping[str, Any] | None) -> Outcome:
     from droplab.experiments import executors
     from droplab.experiments.progress import RunProgress
 
-    sweep = SweepDir(Path(out))
-    sweep.root.mkdir(parents=True, exist_ok=True)
     sweep.clean_partial_writes()
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
