@@ -108,24 +108,41 @@ class MXNetLearner:
                 for h, p in zip(sizes, self.dropped.rates) if mlp_model.noisy(p)]
 
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD with dropout; the mean training loss per example."""
-        if self.noise != "dropout":
-            return self._noise_epoch(epoch)
+        """One epoch of minibatch SGD with the noise on; the mean training loss per example."""
         seed, bs = self.config.seed, self.config.batch_size
         perm = mnp.array(epoch_permutation(seed, epoch, self.n_train), dtype="int64", ctx=self.ctx)
         rng = np.random.default_rng(epoch_seed(seed, epoch))
-        if not self.dropped.scratch:  # Gluon's Dropout draws from MXNet's generator
-            seed_mxnet(epoch_seed(seed, epoch), self.ctx)
+        if self.noise == "dropout":
+            step_loss = self._dropout_loss
+            if not self.dropped.scratch:  # Gluon's Dropout draws from MXNet's generator
+                seed_mxnet(epoch_seed(seed, epoch), self.ctx)
+        else:
+            step_loss = self._noise_loss
+        rates = self._noise_rates(epoch)
         total = mnp.zeros((), dtype="float32", ctx=self.ctx)
         for start in range(0, self.n_train, bs):
             b = min(bs, self.n_train - start)
-            masks = self._step_masks(rng, b) if self.dropped.scratch else []
-            with autograd.record():
-                loss = self.train_loss(self.train_x, self.train_y, perm[start:start + b], *masks)
+            loss = step_loss(perm[start:start + b], rng, rates)
             loss.backward()
             self._sgd(b)
             total += loss
         return float(total) / self.n_train
+
+    def _dropout_loss(self, idx: Any, rng: np.random.Generator, rates: Any) -> Any:
+        """The summed loss of minibatch ``idx`` through the fused graph, recorded for backward
+        (the scratch model's masks drawn first, on the host)."""
+        masks = self._step_masks(rng, len(idx)) if self.dropped.scratch else []
+        with autograd.record():
+            return self.train_loss(self.train_x, self.train_y, idx, *masks)
+
+    def _noise_loss(self, idx: Any, rng: np.random.Generator, rates: tuple[float, float]) -> Any:
+        """The same for the noises other than dropout: an imperative forward through the hooks
+        (no fused graph: the hooks draw with NumPy, which a compiled graph cannot call)."""
+        x, y = mnp.take(self.train_x, idx, axis=0), mnp.take(self.train_y, idx, axis=0)
+        with autograd.record():
+            logits = mlp_model.hooked(self.layers, x, self.noise, rates, seed=rng,
+                                      training=True)["logits"]
+            return mlp_model.summed_cross_entropy(mx, logits, y)
 
     def _noise_rates(self, epoch: int | None) -> tuple[float, float]:
         """The configured rates, or ramped dropout's during training epoch ``epoch``."""
@@ -135,27 +152,6 @@ class MXNetLearner:
         epochs = self.config.epochs
         return (rate(self.noise, p1, epoch=epoch, epochs=epochs),
                 rate(self.noise, p2, epoch=epoch, epochs=epochs))
-
-    def _noise_epoch(self, epoch: int) -> float:
-        """:meth:`train_epoch` for the noises other than dropout: imperative steps through the hooks
-        (no fused graph: the hooks draw with NumPy, which a compiled graph cannot call)."""
-        seed, bs = self.config.seed, self.config.batch_size
-        perm = mnp.array(epoch_permutation(seed, epoch, self.n_train), dtype="int64", ctx=self.ctx)
-        rng = np.random.default_rng(epoch_seed(seed, epoch))
-        rates = self._noise_rates(epoch)
-        total = mnp.zeros((), dtype="float32", ctx=self.ctx)
-        for start in range(0, self.n_train, bs):
-            b = min(bs, self.n_train - start)
-            idx = perm[start:start + b]
-            x, y = mnp.take(self.train_x, idx, axis=0), mnp.take(self.train_y, idx, axis=0)
-            with autograd.record():
-                logits = mlp_model.hooked(self.layers, x, self.noise, rates, seed=rng,
-                                          training=True)["logits"]
-                loss = mlp_model.summed_cross_entropy(mx, logits, y)
-            loss.backward()
-            self._sgd(b)
-            total += loss
-        return float(total) / self.n_train
 
     def _stats(self, x: Any, y: Any) -> tuple[float, float]:
         loss = mnp.zeros((), ctx=self.ctx)

@@ -18,6 +18,7 @@ tensor, one trace for all epochs; evaluation and MC dropout use the configured r
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,15 +102,20 @@ class TensorFlowLearner:
                 rate(self.noise, mlp.dropout_2, epoch=epoch, epochs=epochs))
 
     def _epoch(self, perm: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        return self._batches(perm, lambda idx, i: self._step(idx, seed, i))
+
+    def _batches(self, perm: tf.Tensor, step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+                 ) -> tf.Tensor:
+        """The sum of ``step(indices, i)`` over the epoch's batches, in a traced loop."""
         n, batch = int(perm.shape[0]), self.config.batch_size
         full, rest = divmod(n, batch)
         # Full batches as rows of a (full, batch) index matrix: static shapes inside the loop.
         rows = tf.reshape(perm[: full * batch], (full, batch))
         total = tf.zeros([], tf.float32)
         for i in tf.range(full, dtype=tf.int64):
-            total += self._step(rows[i], seed, i)
+            total += step(rows[i], i)
         if rest:  # the last, partial batch (d2l's DataLoader keeps it)
-            total += self._step(perm[full * batch:], seed, tf.constant(full, tf.int64))
+            total += step(perm[full * batch:], tf.constant(full, tf.int64))
         return total
 
     def _step(self, idx: tf.Tensor, seed: tf.Tensor, i: tf.Tensor) -> tf.Tensor:
@@ -121,16 +127,8 @@ class TensorFlowLearner:
         return model.sgd_step(self.params, x, y, self.config.mlp, self._drop, keys)
 
     def _noise_epoch(self, perm: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
-        # _epoch's loop for the other noises; ramp (2,) float64: ramped dropout's epoch rates.
-        n, batch = int(perm.shape[0]), self.config.batch_size
-        full, rest = divmod(n, batch)
-        rows = tf.reshape(perm[: full * batch], (full, batch))
-        total = tf.zeros([], tf.float32)
-        for i in tf.range(full):
-            total += self._noise_step(rows[i], ramp)
-        if rest:
-            total += self._noise_step(perm[full * batch:], ramp)
-        return total
+        # ramp (2,) float64: ramped dropout's epoch rates.
+        return self._batches(perm, lambda idx, i: self._noise_step(idx, ramp))
 
     def _noise_step(self, idx: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
         x, y = tf.gather(self._train_x, idx), tf.gather(self._train_y, idx)
