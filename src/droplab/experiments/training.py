@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from droplab import backends
+from droplab.backends.protocol import Learner
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 from droplab.uncertainty import nll, softmax
 
-EpochHook = Callable[[Any, int, Mapping[str, Any]], Mapping[str, float]]
+EpochHook = Callable[[Learner, int, Mapping[str, Any]], Mapping[str, float]]
 
 NOISE_UNSUPPORTED = (
     "The {backend} learner cannot train with noise {noise!r} yet ({error}). droplab.noise has the "
@@ -52,7 +53,7 @@ def dataset(n_train: int | None, n_val: int | None) -> Arrays:
     return full.subset(n_train or len(full.train_y), n_val or len(full.val_y))
 
 
-def learner_for(params: Mapping[str, Any], seed: int, data: Arrays) -> Any:
+def learner_for(params: Mapping[str, Any], seed: int, data: Arrays) -> Learner:
     config = config_for(params, seed)
     backend = backends.get(config.backend)
     try:
@@ -68,7 +69,7 @@ def learner_for(params: Mapping[str, Any], seed: int, data: Arrays) -> Any:
 class Trained:
     """A trained learner, its data and its per-epoch history."""
 
-    learner: Any
+    learner: Learner
     data: Arrays
     history: list[dict[str, Any]]
     train_seconds: float
@@ -108,7 +109,7 @@ def train(params: Mapping[str, Any], seed: int, *, on_epoch: EpochHook | None = 
     return Trained(learner, data, history, seconds)
 
 
-def eval_loss_acc(learner: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def eval_loss_acc(learner: Learner, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Cross-entropy and accuracy of ``learner`` on (x, y) with dropout off."""
     probs = softmax(learner.predict(x, training=False))
     return nll(probs, y), float((probs.argmax(axis=1) == y).mean())
