@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from droplab.backends import numpy as reference
-from droplab.backends.protocol import PRODUCTS, param_shapes
+from droplab.backends.protocol import PRODUCTS, Learner, param_shapes
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 from droplab.noise import NOISES, WEIGHT_NOISES
@@ -36,6 +36,12 @@ def test_learner_has_the_contract_signature(framework):
     assert list(params) == ["config", "data", "device"]
     assert params["device"].kind is inspect.Parameter.KEYWORD_ONLY
     assert params["device"].default == "cpu"
+
+
+def test_a_learner_has_every_member_of_the_protocol(framework, fashion_tiny):
+    learner = framework.learner(config(framework), fashion_tiny)
+    assert isinstance(learner, Learner)  # runtime_checkable: every method and attribute is there
+    assert not isinstance(object(), Learner)
 
 
 @pytest.mark.parametrize("kind", KINDS)

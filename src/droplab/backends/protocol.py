@@ -21,7 +21,7 @@ gives the expected shapes; :func:`checked_state` checks a state against them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -33,6 +33,7 @@ LAYERS = ("lin1", "lin2", "lin3")
 PRODUCTS = ("dense", "gated")  # what Learner.products may say
 
 
+@runtime_checkable
 class Learner(Protocol):
     """One model, its optimiser and the data, resident in the backend's native form.
 
