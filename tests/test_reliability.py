@@ -26,7 +26,7 @@ from droplab.train.lock import FolderLock
 HERE = Path(__file__).parent
 SCRIPT = str(HERE / "reliability_learner.py")
 sys.path.insert(0, str(HERE))
-import reliability_learner  # noqa: E402
+import reliability_learner
 
 
 def train(out: Path, epochs: int, *extra: str, env: dict | None = None,
@@ -121,9 +121,8 @@ def test_two_trainings_on_one_folder_one_wins_the_other_refuses(tmp_path):
 def test_a_held_folder_is_refused_in_one_line_and_a_dead_owner_leaves_no_stale_lock(tmp_path,
                                                                                     capsys):
     reliability_learner.install()
-    with FolderLock(tmp_path):
-        with pytest.raises(RunFolderBusy, match=f"pid {os.getpid()}"):
-            fit(TrainConfig(epochs=1), reliability_learner.tiny_data(), tmp_path, quiet=True)
+    with FolderLock(tmp_path), pytest.raises(RunFolderBusy, match=f"pid {os.getpid()}"):
+        fit(TrainConfig(epochs=1), reliability_learner.tiny_data(), tmp_path, quiet=True)
     # A killed owner: the kernel drops its flock, so the next run proceeds.
     proc = subprocess.Popen([sys.executable, SCRIPT, str(tmp_path / "k"), "50", "--sleep", "1"])
     time.sleep(3)
@@ -179,8 +178,8 @@ def test_out_at_a_file_or_under_one_is_one_line(tmp_path):
 
 @pytest.mark.parametrize(("device", "says"), [
     ("cuda", "--device cuda: torch sees no GPU on this machine"),
-    ("tpu", "Invalid value for `device`: expected 'cpu', 'cuda' or 'cuda:N', received "
-            "device='tpu'"),
+    ("tpu", ("Invalid value for `device`: expected 'cpu', 'cuda' or 'cuda:N', received "
+            "device='tpu'")),
 ])
 def test_an_unusable_device_is_one_line(device, says, tmp_path, capsys):
     assert main(["train", "--device", device, "--out", str(tmp_path / "r"), "--quiet"]) == 2
