@@ -267,3 +267,67 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert run["status"] == "terminated" and run["epochs_done"] >= 1
     assert (out / "curves.png").exists()
     assert "--resume" in err
+
+
+# -- sweeps: damaged files, one owner, one experiment, arguments checked first -------------------
+
+def experiment(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "droplab.cli.experiment_cmd", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def smoke(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return experiment("experiment", "run", "smoke", "--quick", "--out", str(out), "--workers",
+                      "1", "--quiet", *extra)
+
+
+def test_a_damaged_run_file_is_named_moved_aside_and_redone(tmp_path):
+    out = tmp_path / "sweep"
+    assert smoke(out).returncode == 0
+    runs = sorted((out / "runs").glob("*.json"))
+    before = runs[0].read_text()
+    runs[0].write_text(before[: len(before) // 2])
+    again = smoke(out)
+    assert again.returncode == 0, again.stderr
+    assert f"{runs[0]} is damaged (JSONDecodeError)" in again.stderr
+    assert "1 runs done now" in again.stdout
+    assert json.loads(runs[0].read_text())["metrics"] == json.loads(before)["metrics"]
+    assert runs[0].with_name(runs[0].name + ".damaged").exists()
+
+
+def test_report_rebuilds_a_results_csv_cut_mid_line(tmp_path):
+    out = tmp_path / "sweep"
+    assert smoke(out).returncode == 0
+    whole = (out / "results.csv").read_text()
+    (out / "results.csv").write_text(whole[: len(whole) - 7])
+    done = experiment("report", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt from" in done.stderr
+    assert (out / "results.csv").read_text() == whole
+
+
+def test_workers_0_is_refused_before_anything_is_printed_or_written(tmp_path):
+    done = smoke(tmp_path / "sweep", "--workers", "0")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Invalid value for `workers`" in one_error_line(done.stderr)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_another_experiment_cannot_share_a_folder(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "experiment.json").write_text('{"experiment": "weight-decay"}')
+    done = smoke(out)
+    assert done.returncode == 2
+    assert "holds experiment 'weight-decay'; 'smoke' cannot share its folder" in one_error_line(
+        done.stderr)
+    assert json.loads((out / "experiment.json").read_text()) == {"experiment": "weight-decay"}
+
+
+def test_a_second_sweep_on_a_held_folder_is_refused(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    with FolderLock(out, what="experiment"):
+        done = smoke(out)
+    assert done.returncode == 2
+    assert "is in use by another droplab experiment" in one_error_line(done.stderr)

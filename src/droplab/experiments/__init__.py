@@ -27,6 +27,7 @@ from droplab.experiments import estimate, registry, report
 from droplab.experiments.base import Settings
 from droplab.experiments.registry import names
 from droplab.experiments.sweep import Outcome, Run, SweepDir, run_sweep
+from droplab.train.lock import FolderLock, usable_dir
 
 
 def settings(name: str, *, quick: bool = False, seeds: int | None = None,
@@ -60,7 +61,14 @@ def run(name: str, out: str | Path, *, quick: bool = False, seeds: int | None = 
         backends.get(backend)  # BackendUnavailable, naming what to install
     s = settings(name, quick=quick, seeds=seeds, epochs=epochs, backend=backend)
     runs = plan(name, s)
-    sweep = SweepDir(Path(out))
+    with FolderLock(usable_dir(Path(out)), what="experiment"):
+        return _run(name, module, s, runs, Path(out), workers, executor, address, progress,
+                    announce)
+
+
+def _run(name: str, module: Any, s: Settings, runs: list[Run], out: Path, workers: int,
+         executor: str, address: str | None, progress: bool, announce: bool) -> Outcome:
+    sweep = SweepDir(out)
     done = sweep.finished(runs)
     if announce:
         finished = [sweep.load(r.key) for r in runs if r.key in done]
@@ -72,10 +80,10 @@ def run(name: str, out: str | Path, *, quick: bool = False, seeds: int | None = 
               f"{'Ray CPU' if executor == 'ray' else 'worker'}{'s' if workers > 1 else ''}",
               file=sys.stderr, flush=True)
     manifest: dict[str, Any] = {"experiment": name, "preset": s.preset, "seeds": s.seeds,
-                                "epochs": s.epochs, "backend": backend, "workers": workers,
+                                "epochs": s.epochs, "backend": s.backend, "workers": workers,
                                 "executor": executor}
     outcome = run_sweep(runs, out, executor=executor, workers=workers, address=address,
-                        progress=progress, manifest=manifest)
+                        progress=progress, manifest=manifest, lock=False)
     if (Path(out) / "results.csv").exists() and outcome.completed + outcome.skipped > 0:
         report.build(out)
     return outcome

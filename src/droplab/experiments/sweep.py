@@ -136,6 +136,12 @@ class SweepDir:
         if not self.runs_dir.exists():
             return []
         keys = sorted(p.stem for p in self.runs_dir.glob("*.json"))
+        try:  # the plan's order, as the sweep wrote the tables
+            planned = json.loads((self.root / "experiment.json").read_text())["keys"]
+            rank = {k: i for i, k in enumerate(planned)}
+            keys.sort(key=lambda k: (rank.get(k, len(rank)), k))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
         return [self.load(k) for k in keys if self._intact(k)]
 
     def check_experiment(self, name: str) -> None:
@@ -214,7 +220,7 @@ class Outcome:
 
 def run_sweep(runs: Sequence[Run], out: str | Path, *, executor: str = "local", workers: int = 2,
               address: str | None = None, progress: bool = True,
-              manifest: Mapping[str, Any] | None = None) -> Outcome:
+              manifest: Mapping[str, Any] | None = None, lock: bool = True) -> Outcome:
     """Run every run of ``runs`` not finished in ``out`` yet, writing each result as it arrives.
 
     Args:
@@ -225,6 +231,7 @@ def run_sweep(runs: Sequence[Run], out: str | Path, *, executor: str = "local", 
         address: a Ray cluster's address (``ray start --head`` prints it); None starts a local one.
         progress: a progress bar on a terminal, one line per run otherwise.
         manifest: extra fields for ``experiment.json``.
+        lock: take ``out``'s lock (False: the caller holds it).
 
     Ctrl-C (or SIGTERM) stops the sweep: finished runs stay on disk, the tables are rebuilt, and
     ``Outcome.interrupted`` is True. One process owns ``out`` at a time (a second one raises
@@ -233,6 +240,8 @@ def run_sweep(runs: Sequence[Run], out: str | Path, *, executor: str = "local", 
     sweep = SweepDir(usable_dir(Path(out)))
     if manifest and "experiment" in manifest:
         sweep.check_experiment(str(manifest["experiment"]))
+    if not lock:
+        return _run_locked(sweep, runs, executor, workers, address, progress, manifest)
     with FolderLock(sweep.root, what="experiment"):
         return _run_locked(sweep, runs, executor, workers, address, progress, manifest)
 
