@@ -331,3 +331,11 @@ def test_a_second_sweep_on_a_held_folder_is_refused(tmp_path):
         done = smoke(out)
     assert done.returncode == 2
     assert "is in use by another droplab experiment" in one_error_line(done.stderr)
+
+
+def test_a_directory_where_a_data_file_should_be_is_named_with_the_fix(tmp_path, capsys):
+    (tmp_path / "train-images-idx3-ubyte.gz").mkdir()
+    assert main(["data", "verify", "--data-dir", str(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "train-images-idx3-ubyte.gz: is a directory where the data file should be" in line
+    assert "droplab data fetch" in line and "not found" not in line
