@@ -1,0 +1,192 @@
+"""The noise family's semantics, written once over a small table of per-backend primitives.
+
+Every backend module in this package (``numpy``, ``torch``, ``jax``, ``tensorflow``, ``mxnet``)
+defines only what differs between frameworks, as Keras layers call ``backend.random.*``:
+
+==================  ==========================================================================
+``floating(X)``     ``X`` as a native array of a floating dtype (integers become floats)
+``source(seed, X)`` an object whose ``uniform(shape)`` / ``normal(shape)`` draw fresh values on
+                    ``X``'s device, from an explicit seed, generator or key (``None``: fresh)
+``zeros_like(X)``   zeros shaped like ``X`` (differentiable where the framework cares)
+``keep_scale``      ``(X, keep, scale)``: ``X`` with dropped entries zeroed, survivors scaled
+``select``          ``(keep, X, value)``: ``X`` where ``keep``, else the constant ``value``
+``cast(a, X)``      ``a`` in ``X``'s dtype
+``affine(X, W, b)`` ``X @ W + b`` (``b`` may be None)
+``rectify(X)``      max(X, 0)
+``per_example``     ``(x, W, keep)``: row ``n`` of ``x`` times ``W`` masked by ``keep[n]``
+``concat``          ``(parts, n_out, W)``: the rows of ``parts`` stacked (an empty batch too)
+``traced(p)``       whether ``p`` is a traced value (JAX under ``jit``: no range checks or
+                    shortcuts; ``inverse_keep(p)`` then gives 1/(1-p) safely)
+``CHUNK``           mask elements per per-example DropConnect chunk (None: the whole batch)
+==================  ==========================================================================
+
+:class:`Noise` binds one such module into the family's functions; each backend module exports
+them (``dropout = FAMILY.dropout``, ...), so ``droplab.noise.torch.dropout`` and
+``droplab.noise.dropout`` (which dispatches on the array) behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from droplab.noise import _args, _hooks
+
+
+class Noise:
+    """The noise functions of one backend, from its primitive module ``B``."""
+
+    def __init__(self, B: ModuleType) -> None:
+        self.B = B
+
+    # -- activation noises --------------------------------------------------------------------
+
+    def dropout(self, X: Any, p: Any, *, seed: Any = None,
+                noise_shape: Sequence[Any] | None = None, broadcast_dims: Sequence[int] = (),
+                training: bool = True) -> Any:
+        """Dropout whose mask may be shared along some dimensions (Keras ``noise_shape``, Flax
+        ``broadcast_dims``): zero with probability ``p``, scale survivors by 1/(1-p)."""
+        B = self.B
+        p = self._rate(p)
+        _args.flag(training, "training")
+        X = B.floating(X)
+        shape = _args.mask_shape(tuple(X.shape), noise_shape, broadcast_dims)
+        traced = B.traced(p)
+        if not training or (not traced and p == 0.0):
+            return X
+        if not traced and p == 1.0:
+            return B.zeros_like(X)
+        keep = B.source(seed, X).uniform(shape) >= p
+        return B.keep_scale(X, keep, B.inverse_keep(p) if traced else 1.0 / (1.0 - p))
+
+    def gaussian_dropout(self, X: Any, p: Any, *, seed: Any = None,
+                         training: bool = True) -> Any:
+        """Multiply each element by an independent N(1, p/(1-p)) draw (Srivastava et al., 2014):
+        the variance of Bernoulli dropout's multiplier, so the two match at the same ``p`` < 1."""
+        B = self.B
+        p = self._rate(p, open_=True)
+        _args.flag(training, "training")
+        X = B.floating(X)
+        if not training or (not B.traced(p) and p == 0.0):
+            return X
+        std = (p / (1.0 - p)) ** 0.5
+        return X * B.cast(1.0 + std * B.source(seed, X).normal(tuple(X.shape)), X)
+
+    def gaussian_noise(self, X: Any, sigma: Any, *, seed: Any = None,
+                       training: bool = True) -> Any:
+        """Add independent N(0, sigma^2) noise to each element (Keras ``GaussianNoise``)."""
+        B = self.B
+        sigma = sigma if B.traced(sigma) else _args.sigma(sigma)
+        _args.flag(training, "training")
+        X = B.floating(X)
+        if not training or (not B.traced(sigma) and sigma == 0.0):
+            return X
+        return X + B.cast(sigma * B.source(seed, X).normal(tuple(X.shape)), X)
+
+    def alpha_dropout(self, X: Any, p: float, *, seed: Any = None, training: bool = True) -> Any:
+        """Alpha dropout (Klambauer et al., 2017) for SELU networks: dropped elements become
+        SELU's saturation value, then ``a * x + b`` keeps zero mean and unit variance.
+        ``p == 1`` gives zeros, as PyTorch does. ``p`` must be concrete."""
+        B = self.B
+        p = _args.rate(p)
+        _args.flag(training, "training")
+        X = B.floating(X)
+        if not training or p == 0.0:
+            return X
+        if p == 1.0:
+            return B.zeros_like(X)
+        a, b = _args.alpha_affine(p)
+        keep = B.source(seed, X).uniform(tuple(X.shape)) >= p
+        return B.cast(a * B.select(keep, X, _args.ALPHA_PRIME) + b, X)
+
+    def ramped_dropout(self, X: Any, p: float, *, progress: float, seed: Any = None,
+                       training: bool = True) -> Any:
+        """droplab's method for exercise 7: dropout whose rate ramps from 0 to ``p`` over the
+        first half of training (``progress``: the fraction of the budget done, in [0, 1]); see
+        :mod:`droplab.noise` for the reasoning."""
+        p = _args.rate(p)
+        return self.dropout(X, _args.ramp(p, _args.progress(progress)), seed=seed,
+                            training=training)
+
+    # -- weight noises ------------------------------------------------------------------------
+
+    def dropconnect(self, W: Any, p: Any, *, seed: Any = None, training: bool = True) -> Any:
+        """DropConnect's weight mask (Wan et al., 2013), one for the whole batch: zero each
+        weight with probability ``p`` and scale the survivors by 1/(1-p)."""
+        return self.dropout(W, p, seed=seed, training=training)
+
+    def dropconnect_linear(self, X: Any, W: Any, b: Any, p: Any, *, seed: Any = None,
+                           per_example: bool = False, training: bool = True) -> Any:
+        """``X @ W + b`` with DropConnect on ``W`` (in, out; from PyTorch's or Gluon's (out, in)
+        weights pass ``W.T``); the bias is never dropped. ``per_example`` draws an independent
+        mask for every example, as Wan et al. do (time and memory grow with batch*in*out)."""
+        B = self.B
+        p = self._rate(p)
+        per_example = _args.flag(per_example, "per_example")
+        _args.flag(training, "training")
+        X, W = B.floating(X), B.floating(W)
+        _args.linear_shapes(tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape))
+        traced = B.traced(p)
+        if not training or not per_example or (not traced and p == 0.0):
+            return B.affine(X, self.dropconnect(W, p, seed=seed, training=training), b)
+        if not traced and p == 1.0:
+            return B.affine(X, B.zeros_like(W), b)
+        source = B.source(seed, W)
+        n, (n_in, n_out) = int(X.shape[0]), tuple(W.shape)
+        step = n if B.CHUNK is None else max(1, B.CHUNK // max(1, n_in * n_out))
+        scale = B.inverse_keep(p) if traced else 1.0 / (1.0 - p)
+        parts = []
+        for start in range(0, n, max(step, 1)):
+            x = X[start:start + step]
+            keep = source.uniform((int(x.shape[0]), n_in, n_out)) >= p  # (chunk, in, out)
+            parts.append(B.per_example(x, W, keep) * scale)
+        out = B.cast(B.concat(parts, n_out, W), W)
+        return out if b is None else out + b
+
+    # -- what a learner calls ------------------------------------------------------------------
+
+    def matmul_bias(self, X: Any, W: Any, b: Any) -> Any:
+        """``X @ W + b`` (``b`` may be None): the noiseless layer."""
+        return self.B.affine(self.B.floating(X), self.B.floating(W), b)
+
+    def relu(self, X: Any) -> Any:
+        """max(X, 0)."""
+        return self.B.rectify(X)
+
+    def inject(self, h: Any, name: str, p: Any, *, seed: Any = None,
+               training: bool = True) -> Any:
+        """Activation noise ``name`` at rate ``p`` (the identity for the weight noises). Pass
+        the run's generator or a fresh key as ``seed`` so each layer and step gets a new draw."""
+        return _hooks.inject(self, h, name, p, seed=seed, training=training)
+
+    def linear(self, x: Any, W: Any, b: Any, name: str, p: Any, *, seed: Any = None,
+               training: bool = True) -> Any:
+        """``x @ W + b`` (W is (in, out)), with DropConnect at rate ``p`` for the weight noises."""
+        return _hooks.linear(self, x, W, b, name, p, seed=seed, training=training)
+
+    def mlp_forward(self, X: Any, layers: Any, name: str, rates: Any, *, seed: Any = None,
+                    training: bool = True) -> dict[str, Any]:
+        """The chapter's MLP with noise ``name`` (see :func:`droplab.noise._hooks.mlp_forward`)."""
+        return _hooks.mlp_forward(self, X, layers, name, rates, seed=seed, training=training)
+
+    def _rate(self, p: Any, *, open_: bool = False) -> Any:
+        if self.B.traced(p):
+            return p
+        return _args.open_rate(p) if open_ else _args.rate(p)
+
+    def functions(self) -> tuple[Any, ...]:
+        """The family's functions, in the order a backend module unpacks them::
+
+            (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout,
+             dropconnect, dropconnect_linear, matmul_bias, relu, inject, linear,
+             mlp_forward) = Noise(sys.modules[__name__]).functions()
+        """
+        return (self.dropout, self.gaussian_dropout, self.gaussian_noise, self.alpha_dropout,
+                self.ramped_dropout, self.dropconnect, self.dropconnect_linear, self.matmul_bias,
+                self.relu, self.inject, self.linear, self.mlp_forward)
+
+
+def never_traced(p: Any) -> bool:
+    """``traced`` for backends without tracing: nothing is ever traced."""
+    return False
