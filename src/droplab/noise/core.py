@@ -31,7 +31,30 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from droplab.noise import _args, _hooks
+from droplab import _checks
+from droplab.noise import _args
+
+# Noises that act on activations (after each hidden ReLU), and on weights (inside the next layer).
+ACTIVATION_NOISES = ("dropout", "gaussian_dropout", "gaussian_noise", "alpha_dropout",
+                     "ramped_dropout")
+WEIGHT_NOISES = ("dropconnect", "dropconnect_example")
+NOISES = ACTIVATION_NOISES + WEIGHT_NOISES
+
+
+def rate(name: str, p: float, *, epoch: int, epochs: int) -> float:
+    """The rate noise ``name`` uses during ``epoch`` (0-based) of an ``epochs``-epoch run: ``p``,
+    except ``ramped_dropout``'s, which rises linearly from 0 to ``p`` at half the budget.
+    Evaluation and MC dropout use ``p`` itself.
+
+    >>> [round(rate("ramped_dropout", 0.5, epoch=e, epochs=10), 2) for e in range(7)]
+    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.5]
+    """
+    _checks.one_of(name, "noise", NOISES)
+    p = _args.rate(p)
+    epochs = _checks.positive_int(epochs, "epochs")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch:
+        raise TypeError(_checks.invalid("epoch", "an integer >= 0", epoch))
+    return p if name != "ramped_dropout" else _args.ramp(p, min(1.0, epoch / epochs))
 
 
 class Noise:
@@ -154,21 +177,53 @@ class Noise:
         """max(X, 0)."""
         return self.B.rectify(X)
 
+    # A learner's forward pass runs, in each hidden layer k (rate p_k, the config's dropout_k):
+    #     h = relu(linear(h_prev, W, b, name, p_prev)); h = inject(h, name, p_k)
+    # ``inject`` is the identity for the weight noises and ``linear`` a plain affine map for the
+    # activation noises, so one forward pass serves every name. ``p_prev`` is the rate on the
+    # layer's input (0 for the pixels): dropping unit i of h1 is dropping row i of W2, so
+    # DropConnect's rates on W2/W3 match dropout's on h1/h2; it drops their entries one by one.
+
     def inject(self, h: Any, name: str, p: Any, *, seed: Any = None,
                training: bool = True) -> Any:
         """Activation noise ``name`` at rate ``p`` (the identity for the weight noises). Pass
         the run's generator or a fresh key as ``seed`` so each layer and step gets a new draw."""
-        return _hooks.inject(self, h, name, p, seed=seed, training=training)
+        _checks.one_of(name, "noise", NOISES)
+        if name in WEIGHT_NOISES:
+            _args.flag(training, "training")
+            return h
+        if name == "ramped_dropout":  # the rate already follows the schedule (see ``rate``)
+            return self.dropout(h, p, seed=seed, training=training)
+        return getattr(self, name)(h, p, seed=seed, training=training)
 
     def linear(self, x: Any, W: Any, b: Any, name: str, p: Any, *, seed: Any = None,
                training: bool = True) -> Any:
         """``x @ W + b`` (W is (in, out)), with DropConnect at rate ``p`` for the weight noises."""
-        return _hooks.linear(self, x, W, b, name, p, seed=seed, training=training)
+        _checks.one_of(name, "noise", NOISES)
+        if name in WEIGHT_NOISES:
+            return self.dropconnect_linear(x, W, b, p, seed=seed, training=training,
+                                           per_example=name == "dropconnect_example")
+        _args.flag(training, "training")
+        return self.matmul_bias(x, W, b)
 
     def mlp_forward(self, X: Any, layers: Any, name: str, rates: Any, *, seed: Any = None,
                     training: bool = True) -> dict[str, Any]:
-        """The chapter's MLP with noise ``name`` (see :func:`droplab.noise._hooks.mlp_forward`)."""
-        return _hooks.mlp_forward(self, X, layers, name, rates, seed=seed, training=training)
+        """The chapter's MLP with noise ``name``: what a learner's forward pass calls.
+
+        ``layers`` is ``[(W1, b1), (W2, b2), (W3, b3)]`` with W as (in, out); ``rates`` is
+        ``(p1, p2)`` (for ``ramped_dropout`` already passed through :func:`rate`). Returns the
+        protocol's activations ``h1``, ``h1_dropped``, ``h2``, ``h2_dropped`` (equal to ``h*``
+        for the weight noises) and ``logits``.
+        """
+        _checks.one_of(name, "noise", NOISES)
+        (W1, b1), (W2, b2), (W3, b3) = layers
+        p1, p2 = rates
+        h1 = self.relu(self.linear(X, W1, b1, name, 0.0, seed=seed, training=training))
+        d1 = self.inject(h1, name, p1, seed=seed, training=training)
+        h2 = self.relu(self.linear(d1, W2, b2, name, p1, seed=seed, training=training))
+        d2 = self.inject(h2, name, p2, seed=seed, training=training)
+        logits = self.linear(d2, W3, b3, name, p2, seed=seed, training=training)
+        return {"h1": h1, "h1_dropped": d1, "h2": h2, "h2_dropped": d2, "logits": logits}
 
     def _rate(self, p: Any, *, open_: bool = False) -> Any:
         if self.B.traced(p):

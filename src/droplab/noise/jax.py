@@ -64,10 +64,6 @@ def floating(X: Any) -> jax.Array:
     return X if jnp.issubdtype(X.dtype, jnp.floating) else X.astype(jnp.float32)
 
 
-def zeros_like(X: jax.Array) -> jax.Array:
-    return jnp.zeros_like(X)
-
-
 def keep_scale(X: jax.Array, keep: jax.Array, scale: Any) -> jax.Array:
     return jnp.where(keep, X * jnp.asarray(scale, X.dtype), jnp.zeros((), X.dtype))
 
@@ -85,10 +81,6 @@ def affine(X: jax.Array, W: jax.Array, b: Any) -> jax.Array:
     return out if b is None else out + b
 
 
-def rectify(X: jax.Array) -> jax.Array:
-    return jax.nn.relu(X)
-
-
 def per_example(x: jax.Array, W: jax.Array, keep: jax.Array) -> jax.Array:
     return jnp.einsum("ni,nio->no", x, jnp.where(keep, W, jnp.zeros((), W.dtype)))
 
@@ -96,6 +88,8 @@ def per_example(x: jax.Array, W: jax.Array, keep: jax.Array) -> jax.Array:
 def concat(parts: list[jax.Array], n_out: int, like: jax.Array) -> jax.Array:
     return jnp.concatenate(parts) if parts else jnp.zeros((0, n_out), like.dtype)
 
+
+zeros_like, rectify = jnp.zeros_like, jax.nn.relu
 
 (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout, dropconnect,
  dropconnect_linear, matmul_bias, relu, inject, linear,

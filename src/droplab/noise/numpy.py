@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from droplab.backends.numpy import floating as floating  # a primitive, re-exported
-from droplab.backends.numpy import rng
+from droplab.backends import numpy as reference
 from droplab.noise.core import Noise, never_traced
 
 NAME = "numpy"
@@ -25,7 +24,7 @@ CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk (bounds memor
 
 class _Draws:
     def __init__(self, seed: Any) -> None:
-        self.gen = rng(seed)
+        self.gen = reference.rng(seed)
 
     def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
         return self.gen.random(shape)
@@ -36,10 +35,6 @@ class _Draws:
 
 def source(seed: Any, like: np.ndarray) -> _Draws:
     return _Draws(seed)
-
-
-def zeros_like(X: np.ndarray) -> np.ndarray:
-    return np.zeros_like(X)
 
 
 def keep_scale(X: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarray:
@@ -61,10 +56,6 @@ def affine(X: np.ndarray, W: np.ndarray, b: Any) -> np.ndarray:
     return out.astype(np.result_type(X.dtype, W.dtype), copy=False)
 
 
-def rectify(X: Any) -> np.ndarray:
-    return np.maximum(X, 0)
-
-
 def per_example(x: np.ndarray, W: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.einsum("ni,nio->no", x, np.where(keep, W, 0))  # (chunk, out)
 
@@ -74,6 +65,12 @@ def concat(parts: list[np.ndarray], n_out: int, like: np.ndarray) -> np.ndarray:
 
 
 traced = never_traced
+floating = reference.floating
+zeros_like = np.zeros_like
+
+
+def rectify(X: Any) -> np.ndarray:
+    return np.maximum(X, 0)
 
 (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout, dropconnect,
  dropconnect_linear, matmul_bias, relu, inject, linear,

@@ -60,10 +60,6 @@ def floating(X: Any) -> tf.Tensor:
     return X if X.dtype.is_floating else tf.cast(X, tf.float32)
 
 
-def zeros_like(X: tf.Tensor) -> tf.Tensor:
-    return tf.zeros_like(X)
-
-
 def keep_scale(X: tf.Tensor, keep: tf.Tensor, scale: float) -> tf.Tensor:
     return X * (tf.cast(keep, X.dtype) * tf.constant(scale, X.dtype))
 
@@ -81,10 +77,6 @@ def affine(X: tf.Tensor, W: tf.Tensor, b: Any) -> tf.Tensor:
     return out if b is None else out + b
 
 
-def rectify(X: tf.Tensor) -> tf.Tensor:
-    return tf.nn.relu(X)
-
-
 def per_example(x: tf.Tensor, W: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
     return tf.einsum("ni,nio->no", x, tf.where(keep, W, tf.zeros((), W.dtype)))
 
@@ -94,6 +86,7 @@ def concat(parts: list[tf.Tensor], n_out: int, like: tf.Tensor) -> tf.Tensor:
 
 
 traced = never_traced
+zeros_like, rectify = tf.zeros_like, tf.nn.relu
 
 (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout, dropconnect,
  dropconnect_linear, matmul_bias, relu, inject, linear,

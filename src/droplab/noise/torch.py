@@ -74,10 +74,6 @@ def affine(X: torch.Tensor, W: torch.Tensor, b: Any) -> torch.Tensor:
     return torch.addmm(b, X, W) if X.ndim == 2 else X @ W + b
 
 
-def rectify(X: torch.Tensor) -> torch.Tensor:
-    return torch.relu(X)
-
-
 def per_example(x: torch.Tensor, W: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.bmm(x.unsqueeze(1), W * keep.to(W.dtype)).squeeze(1)  # (chunk, out)
 
@@ -87,6 +83,7 @@ def concat(parts: list[torch.Tensor], n_out: int, like: torch.Tensor) -> torch.T
 
 
 traced = never_traced
+rectify = torch.relu
 
 (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout, dropconnect,
  dropconnect_linear, matmul_bias, relu, inject, linear,

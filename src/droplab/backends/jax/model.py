@@ -152,7 +152,7 @@ def noise_forward(name: str) -> Callable[..., jax.Array]:
     """The MLP with noise ``name`` through droplab.noise's hooks, with :func:`scratch_forward`'s
     signature (``p1``, ``p2`` may be traced scalars: ramped dropout's per-epoch rates).
 
-    ``_hooks.mlp_forward`` passes one seed to every call; a JAX key reused so would correlate the
+    ``droplab.noise.mlp_forward`` passes one seed to every call; a JAX key reused so would correlate the
     layers' noise, so here each noisy call (three linears, two injections) gets its own key split
     from the step's. DropConnect's rates follow the hooks: W1 0, W2 ``p1``, W3 ``p2``.
     """

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from droplab.config import MLPConfig
-from droplab.noise import _hooks, ops
+from droplab.noise import ops
 
 # droplab.noise's TensorFlow ops, resolved once here: an import inside a traced function would be
 # run through autograph.
@@ -111,7 +111,7 @@ def noise_forward(params: Params, x: tf.Tensor, cfg: MLPConfig, gen: tf.random.G
                   training: bool, ramp: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
     """Logits and activations with noise ``cfg.noise`` through droplab.noise's hooks.
 
-    The layers of ``_hooks.mlp_forward`` (linear -> relu -> inject; DropConnect's rates W1 0, W2
+    The layers of ``droplab.noise.mlp_forward`` (linear -> relu -> inject; DropConnect's rates W1 0, W2
     ``dropout_1``, W3 ``dropout_2``), called one by one: each call draws from ``gen``, which
     advances, so no two layers share noise (a stateless key passed to all would repeat it). In
     training, ``ramp`` (2,) holds ramped dropout's epoch rates as a tensor, so epochs do not
@@ -121,17 +121,17 @@ def noise_forward(params: Params, x: tf.Tensor, cfg: MLPConfig, gen: tf.random.G
     rates, p_prev, h = (cfg.dropout_1, cfg.dropout_2), 0.0, x
     out: dict[str, tf.Tensor] = {}
     for k in (1, 2):
-        z = _hooks.linear(noise_ops, h, params[f"W{k}"], params[f"b{k}"], name, p_prev, seed=gen,
-                          training=training)
+        z = noise_ops.linear(h, params[f"W{k}"], params[f"b{k}"], name, p_prev, seed=gen,
+                             training=training)
         out[f"h{k}"] = tf.nn.relu(z)  # (batch, hidden_k)
         if ramp is not None and training and name == "ramped_dropout":
             h = rate_dropout(out[f"h{k}"], ramp[k - 1], gen)
         else:
-            h = _hooks.inject(noise_ops, out[f"h{k}"], name, rates[k - 1], seed=gen,
-                              training=training)
+            h = noise_ops.inject(out[f"h{k}"], name, rates[k - 1], seed=gen,
+                                 training=training)
         out[f"h{k}_dropped"], p_prev = h, rates[k - 1]
-    out["logits"] = _hooks.linear(noise_ops, h, params["W3"], params["b3"], name, p_prev,
-                                  seed=gen, training=training)
+    out["logits"] = noise_ops.linear(h, params["W3"], params["b3"], name, p_prev, seed=gen,
+                                     training=training)
     return out
 
 
