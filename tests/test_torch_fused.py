@@ -285,7 +285,7 @@ def test_bf16_gated_results_do_not_depend_on_the_thread_count(bf16_gated):
 
 def test_the_mixed_learner_runs_gated_products_and_trains_like_the_dense_one(tiny, bf16_gated):
     cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", batch_size=200)
-    runs = [tb.learner(cfg, tiny, products=p) for p in ("gated", "dense")]
+    runs = [tb.TorchLearner(cfg, tiny, products=p) for p in ("gated", "dense")]
     assert [r.products for r in runs] == ["gated", "dense"]
     assert runs[0].manual.gated and not runs[1].manual.gated
     for epoch in range(2):
@@ -295,7 +295,7 @@ def test_the_mixed_learner_runs_gated_products_and_trains_like_the_dense_one(tin
     concise = TrainConfig(backend="torch", model="concise", precision="mixed_bfloat16")
     assert tb.learner(concise, tiny).products == "dense"
     with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected 'auto' or"):
-        tb.learner(concise, tiny, products="gated")
+        tb.TorchLearner(concise, tiny, products="gated")
 
 
 def test_a_stream_of_random_bytes_is_not_a_multiplier_stream():

@@ -108,21 +108,21 @@ def tiny(fashion_tiny):
 def test_the_learner_picks_gated_products_where_they_apply(tiny, kernels):
     cfg = TrainConfig(backend="torch")
     assert tb.learner(cfg, tiny).products == "gated"
-    assert tb.learner(cfg, tiny, products="dense").products == "dense"
-    assert tb.learner(cfg, tiny, engine="autograd").products == "dense"
+    assert tb.TorchLearner(cfg, tiny, products="dense").products == "dense"
+    assert tb.TorchLearner(cfg, tiny, engine="autograd").products == "dense"
     # Mixed precision: the scratch model's step runs the fused library's bfloat16 gated products
     # where the CPU has AVX512_BF16 (tests/test_torch_fused.py); the concise model's, none.
     mixed = TrainConfig(backend="torch", model="concise", precision="mixed_bfloat16")
     assert tb.learner(mixed, tiny).products == "dense"
     with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected 'auto' or"):
-        tb.learner(mixed, tiny, products="gated")
+        tb.TorchLearner(mixed, tiny, products="gated")
     with pytest.raises(ValueError, match=r"^Invalid value for `products`: expected one of"):
-        tb.learner(cfg, tiny, products="sparse")
+        tb.TorchLearner(cfg, tiny, products="sparse")
 
 
 def test_learner_epochs_agree_with_dense_products(tiny):
     cfg = TrainConfig(backend="torch", batch_size=200)
-    runs = [tb.learner(cfg, tiny, products=p) for p in ("gated", "dense")]
+    runs = [tb.TorchLearner(cfg, tiny, products=p) for p in ("gated", "dense")]
     losses = [[r.train_epoch(e) for e in range(2)] for r in runs]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
     ev = [r.evaluate() for r in runs]
@@ -137,7 +137,7 @@ def test_without_a_compiler_droplab_falls_back_to_dense(tiny, tmp_path, monkeypa
     assert "no C compiler found" in (gated.why_not or "")
     assert tb.learner(TrainConfig(backend="torch"), tiny).products == "dense"
     with pytest.raises(RuntimeError, match="products='gated': no C compiler found"):
-        tb.learner(TrainConfig(backend="torch"), tiny, products="gated")
+        tb.TorchLearner(TrainConfig(backend="torch"), tiny, products="gated")
 
 
 def test_a_broken_compiler_is_reported_not_raised(tmp_path, monkeypatch):

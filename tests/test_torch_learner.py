@@ -54,8 +54,8 @@ def config(model="scratch", seed=0, batch_size=256, **mlp) -> TrainConfig:
 def test_manual_engine_equals_autograd(tiny, kind):
     """The hand-written step computes autograd's gradients through the same masks."""
     cfg = config(kind, weight_decay=1e-3, batch_size=100)  # a partial last batch too
-    manual = tb.learner(cfg, tiny, engine="manual")
-    auto = tb.learner(cfg, tiny, engine="autograd")
+    manual = tb.TorchLearner(cfg, tiny, engine="manual")
+    auto = tb.TorchLearner(cfg, tiny, engine="autograd")
     for epoch in range(2):
         assert manual.train_epoch(epoch) == pytest.approx(auto.train_epoch(epoch), rel=1e-5)
     for k, v in manual.state_dict().items():
@@ -63,8 +63,8 @@ def test_manual_engine_equals_autograd(tiny, kind):
 
 
 def test_low_memory_mode_trains_identically(tiny):
-    normal = tb.learner(config(), tiny, engine="autograd")
-    low = tb.learner(config(), tiny, low_memory=True)
+    normal = tb.TorchLearner(config(), tiny, engine="autograd")
+    low = tb.TorchLearner(config(), tiny, low_memory=True)
     assert low.engine == "autograd"
     assert low.train_epoch(0) == normal.train_epoch(0)
     for k, v in low.state_dict().items():
@@ -83,8 +83,8 @@ def test_weight_decay_is_applied_to_weights_only():
     shape = {"num_hiddens_1": 5, "num_hiddens_2": 5, "num_outputs": 4, "lr": 0.1}
     for engine in ("manual", "autograd"):
         for kind in ("scratch", "concise"):
-            plain = tb.learner(config(kind, weight_decay=0.0, **shape), data, engine=engine)
-            decayed = tb.learner(config(kind, weight_decay=0.5, **shape), data, engine=engine)
+            plain = tb.TorchLearner(config(kind, weight_decay=0.0, **shape), data, engine=engine)
+            decayed = tb.TorchLearner(config(kind, weight_decay=0.5, **shape), data, engine=engine)
             before = plain.state_dict()
             plain.train_epoch(0)
             decayed.train_epoch(0)
@@ -111,7 +111,7 @@ def test_manual_engine_results_do_not_depend_on_the_thread_count(tiny, kind):
     cfg = config(kind, weight_decay=1e-3, batch_size=200)
     runs = []
     for n in (1, 2):
-        learner = tb.learner(cfg, tiny, threads=n)
+        learner = tb.TorchLearner(cfg, tiny, threads=n)
         runs.append(([learner.train_epoch(e) for e in range(2)], learner.state_dict()))
     assert runs[0][0] == runs[1][0]
     for k, v in runs[0][1].items():
@@ -166,11 +166,11 @@ def test_bad_arguments_are_rejected_with_one_message(tiny):
     with pytest.raises(ValueError, match=r"^Invalid value for `noise`: expected one of 'dropout'"):
         tb.learner(config(noise="shot_noise"), tiny)
     with pytest.raises(ValueError, match=r"^Invalid value for `engine`: expected one of"):
-        tb.learner(config(), tiny, engine="jit")
+        tb.TorchLearner(config(), tiny, engine="jit")
     with pytest.raises(ValueError, match=r"^Invalid value for `low_memory`: expected False"):
-        tb.learner(config("concise"), tiny, low_memory=True)
+        tb.TorchLearner(config("concise"), tiny, low_memory=True)
     with pytest.raises(ValueError, match=r"^Invalid value for `threads`: expected 'auto'"):
-        tb.learner(config(), tiny, threads=0)
+        tb.TorchLearner(config(), tiny, threads=0)
     learner = tb.learner(config(), tiny)
     with pytest.raises(ValueError, match=r"^Invalid value for `state`"):
         learner.load_state_dict({"lin1.weight": np.zeros((256, 784))})
@@ -213,8 +213,8 @@ def test_mixed_bfloat16_engines_agree_and_results_do_not_depend_on_threads(tiny)
     engine's bfloat16 products, like its float32 ones, split no summed dimension across
     threads."""
     cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", batch_size=100)
-    manual = tb.learner(cfg, tiny, engine="manual")
-    auto = tb.learner(cfg, tiny, engine="autograd")
+    manual = tb.TorchLearner(cfg, tiny, engine="manual")
+    auto = tb.TorchLearner(cfg, tiny, engine="autograd")
     assert manual.train_epoch(0) == pytest.approx(auto.train_epoch(0), rel=1e-2)
     from droplab import precision
 
@@ -225,7 +225,7 @@ def test_mixed_bfloat16_engines_agree_and_results_do_not_depend_on_threads(tiny)
         return
     runs = []
     for n in (1, 2):
-        learner = tb.learner(cfg, tiny, threads=n)
+        learner = tb.TorchLearner(cfg, tiny, threads=n)
         runs.append((learner.train_epoch(0), learner.state_dict()))
     assert runs[0][0] == runs[1][0]
     for k, v in runs[0][1].items():

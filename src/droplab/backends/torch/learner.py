@@ -52,7 +52,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from droplab import _checks, kernels, precision
+from droplab import _checks, devices, kernels, precision
+from droplab.backends.protocol import checked_state, param_shapes
 from droplab.backends.torch import fused, gated
 from droplab.backends.torch import model as M
 from droplab.backends.torch.dropout import generator
@@ -76,6 +77,7 @@ class TorchLearner:
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu",
                  engine: str = "manual", low_memory: bool = False,
                  threads: int | str | None = "auto", products: str = "auto") -> None:
+        device = devices.check("torch", device)
         self.noise = _checks.one_of(config.mlp.noise, "noise", NOISES)
         _checks.one_of(engine, "engine", ENGINES)
         if not isinstance(low_memory, bool):
@@ -319,39 +321,28 @@ class TorchLearner:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy copies under PyTorch's names (plain SGD keeps no other state)."""
-        return {k: t.detach().cpu().numpy().copy() for k, t in self.params.items()}
+        """Parameters as NumPy copies in the protocol's names and layout: weights (in, out), the
+        transpose of PyTorch's (plain SGD keeps no other state)."""
+        return {k: (t.detach().t() if k.endswith(".weight") else t.detach()).cpu().numpy().copy()
+                for k, t in self.params.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` (as returned by :meth:`state_dict`) into the parameters, in place."""
-        if set(state) != set(self.params):
-            raise ValueError(_checks.invalid("state", f"the keys {sorted(self.params)}",
-                                             sorted(state)))
+        """Copy ``state`` (the protocol's layout, from any backend) into the parameters."""
+        shapes = param_shapes(self.mlp, int(self.train_x.shape[1]))
         with torch.no_grad():
-            for k, t in self.params.items():
-                v = torch.as_tensor(np.asarray(state[k]))
-                if tuple(v.shape) != tuple(t.shape):
-                    raise ValueError(_checks.invalid(f"state[{k!r}]", f"shape {tuple(t.shape)}",
-                                                     tuple(v.shape)))
-                t.copy_(v)
+            for k, v in checked_state(state, shapes).items():
+                value = torch.as_tensor(v)
+                self.params[k].copy_(value.t() if k.endswith(".weight") else value)
 
 
-def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu", engine: str = "manual",
-            low_memory: bool = False, threads: int | str | None = "auto",
-            products: str = "auto") -> TorchLearner:
+def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> TorchLearner:
     """The chapter's MLP for ``config`` on ``data``, resident on ``device`` ("cpu", "cuda:0").
 
-    Args:
-        engine: "manual" (hand-written step, the fastest) or "autograd" (the textbook loop).
-        low_memory: scratch model only: dropout saves its seed instead of its mask for backward
-            (implies the autograd engine).
-        threads: "auto" (per epoch, the faster of torch's thread count and 1), an int, or None
-            (torch's setting as it is).
-        products: the manual engine's products on the CPU: "gated" (skip the zeros that ReLU
-            and dropout leave: :mod:`droplab.backends.torch.gated` in float32, the bfloat16 ones
-            of :mod:`droplab.backends.torch.fused` in mixed precision, scratch model, where the
-            CPU has AVX512_BF16), "dense" (MKL / oneDNN), or "auto" (gated where the kernels
-            build, else dense). The autograd engine and other devices are always dense.
+    ``config.kernels`` chooses the step: "off" is the book's autograd loop (forward, loss,
+    ``backward()``, SGD) with PyTorch's own products; "auto" the hand-written step with droplab's
+    compiled kernels where this machine builds them (see :class:`TorchLearner` for the knobs).
     """
-    return TorchLearner(config, data, device=device, engine=engine, low_memory=low_memory,
-                        threads=threads, products=products)
+    if config.kernels == "off":
+        return TorchLearner(config, data, device=device, engine="autograd", products="dense",
+                            threads=None)
+    return TorchLearner(config, data, device=device)
