@@ -103,11 +103,6 @@ def mlp_logits(state: dict[str, np.ndarray], x: Any) -> np.ndarray:
 
 
 def dropout_grad(X: Any, p: float, *, seed: Seed = None) -> np.ndarray:
-    """d dropout_layer(X).sum() / dX for the same seed: the mask divided by (1 - p)."""
-    p = _checks.probability(p)
-    X = floating(X)
-    if p == 0.0:
-        return np.ones_like(X)
-    if p == 1.0:
-        return np.zeros_like(X)
-    return keep_mask(X.shape, p, seed).astype(X.dtype) / X.dtype.type(1.0 - p)
+    """d dropout_layer(X).sum() / dX for the same seed: what dropout_layer multiplies each element
+    by (1/(1-p) where kept, 0 where dropped), i.e. dropout_layer applied to ones."""
+    return dropout_layer(np.ones_like(floating(X)), p, seed=seed)
