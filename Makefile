@@ -10,7 +10,7 @@ PIP_QUIET ?= -q
 TORCH ?= torch==2.13.0
 
 MAIN_BACKENDS := numpy,torch,jax,tensorflow
-MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
+MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_bench_device.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
 
 .PHONY: demo test test-main test-mxnet env data bench lint clean
 
@@ -41,7 +41,7 @@ $(VENV)/.installed: pyproject.toml
 $(MXVENV)/.installed: pyproject.toml
 	test -x $(MXVENV)/bin/python || $(PYTHON) -m venv $(MXVENV)
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --upgrade pip
-	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "pytest>=7"
+	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "scipy>=1.9" "pytest>=7"
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
 	touch $@
 

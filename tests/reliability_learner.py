@@ -60,6 +60,9 @@ class SoftmaxLearner:
         loss, p = self._loss(self.data.val_x, self.data.val_y, self.w)
         return loss, float((p.argmax(1) == self.data.val_y).mean())
 
+    def predict(self, x, *, training=False, seed=None):
+        return x @ self.w
+
     def state_dict(self) -> dict:
         return {"w": self.w.copy()}
 
@@ -67,12 +70,16 @@ class SoftmaxLearner:
         self.w = state["w"].copy()
 
 
-def install(sleep: float = 0.0, diverge_at: int = -1) -> None:
-    """Make every backend name train SoftmaxLearner in this process."""
+def install(monkeypatch=None, sleep: float = 0.0, diverge_at: int = -1) -> None:
+    """Make every backend name train SoftmaxLearner (undone after the test with ``monkeypatch``;
+    for the rest of the process without: the script's case)."""
     module = SimpleNamespace(
         learner=lambda config, data, device="cpu": SoftmaxLearner(config, data, sleep, diverge_at),
         gpu_count=lambda: 0)
-    backends.get = lambda name: module  # type: ignore[assignment]
+    if monkeypatch is not None:
+        monkeypatch.setattr(backends, "get", lambda name: module)
+    else:
+        backends.get = lambda name: module  # type: ignore[assignment]
 
 
 def main(argv: list[str]) -> int:
@@ -81,7 +88,7 @@ def main(argv: list[str]) -> int:
 
     sleep = float(argv[argv.index("--sleep") + 1]) if "--sleep" in argv else 0.0
     diverge = int(argv[argv.index("--diverge-at") + 1]) if "--diverge-at" in argv else -1
-    install(sleep, diverge)
+    install(None, sleep, diverge)
     common.load_arrays = lambda data_dir: tiny_data()  # type: ignore[assignment]
     args = ["train", "--backend", "torch", "--precision", "float32", "--out", argv[0],
             "--epochs", argv[1], "--quiet", "--lr", "0.5"]

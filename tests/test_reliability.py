@@ -31,10 +31,11 @@ import reliability_learner
 
 def train(out: Path, epochs: int, *extra: str, env: dict | None = None,
           umask: int | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, SCRIPT, str(out), str(epochs), *extra],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})},
-                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    argv = [sys.executable, SCRIPT, str(out), str(epochs), *extra]
+    if umask is not None:  # set by a shell, not preexec_fn: a fork beside JAX's threads warns
+        argv = ["sh", "-c", f'umask {umask:03o}; exec "$0" "$@"', *argv]
+    return subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def final_state(out: Path) -> tuple[bytes, list]:
@@ -118,9 +119,8 @@ def test_two_trainings_on_one_folder_one_wins_the_other_refuses(tmp_path):
     assert TrainConfig.load(out / "config.json").epochs == 3
 
 
-def test_a_held_folder_is_refused_in_one_line_and_a_dead_owner_leaves_no_stale_lock(tmp_path,
-                                                                                    capsys):
-    reliability_learner.install()
+def test_a_held_folder_is_refused_and_a_dead_owner_leaves_no_stale_lock(tmp_path, monkeypatch):
+    reliability_learner.install(monkeypatch)
     with FolderLock(tmp_path), pytest.raises(RunFolderBusy, match=f"pid {os.getpid()}"):
         fit(TrainConfig(epochs=1), reliability_learner.tiny_data(), tmp_path, quiet=True)
     # A killed owner: the kernel drops its flock, so the next run proceeds.
@@ -223,8 +223,8 @@ def test_resume_with_fewer_epochs_than_done_refuses(tmp_path):
     assert TrainConfig.load(out / "config.json").epochs == 3
 
 
-def test_resume_mismatch_names_only_the_differing_key(tmp_path):
-    reliability_learner.install()
+def test_resume_mismatch_names_only_the_differing_key(tmp_path, monkeypatch):
+    reliability_learner.install(monkeypatch)
     data = reliability_learner.tiny_data()
     fit(TrainConfig(epochs=1), data, tmp_path, quiet=True)
     with pytest.raises(ResumeError) as info:

@@ -18,12 +18,17 @@ class DeviceUnavailable(ValueError):
     """The device is well formed but this machine or build cannot use it."""
 
 
-def check(backend: str, device: str) -> str:
-    """Return ``device`` if ``backend`` can run on it here; raise ValueError or DeviceUnavailable."""
+def parse(device: str) -> tuple[str, int]:
+    """``("cpu", 0)`` or ``("gpu", N)`` for a device string; ValueError for anything else."""
     match = _DEVICE.match(str(device))
     if match is None:
         raise ValueError(_checks.invalid("device", "'cpu', 'cuda' or 'cuda:N'", device))
-    kind, index = match.group(1), int(match.group(2) or 0)
+    return ("cpu" if match.group(1) == "cpu" else "gpu"), int(match.group(2) or 0)
+
+
+def check(backend: str, device: str) -> str:
+    """Return ``device`` if ``backend`` can run on it here; raise ValueError or DeviceUnavailable."""
+    kind, index = parse(device)
     if kind == "cpu":
         return str(device)
     count = backends.get(backend).gpu_count()

@@ -18,11 +18,23 @@ from typing import Any
 
 import numpy as np
 
+from droplab import devices
 from droplab.data.arrays import Arrays
 
 
 def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1,
-        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5)) -> dict[str, float]:
+        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5),
+        device: str = "cpu") -> dict[str, float]:
+    """:func:`_run` on ``device`` ("cpu", "cuda[:N]")."""
+    import jax
+
+    kind, index = devices.parse(device)
+    with jax.default_device(jax.devices(kind)[index]):
+        return _run(data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, dropout=dropout)
+
+
+def _run(data: Arrays, *, epochs: int, batch_size: int, lr: float, seed: int,
+         dropout: tuple[float, float]) -> dict[str, float]:
     """Train the concise MLP with a jitted Flax/optax step; time training plus per-epoch eval.
 
     Returns:

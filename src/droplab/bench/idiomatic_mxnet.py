@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import time
 
+from droplab import devices
 from droplab.data.arrays import Arrays
 
 
 def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1,
-        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5)) -> dict[str, float]:
-    """Train the concise MLP with a Gluon loop; time training plus per-epoch validation.
+        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5),
+        device: str = "cpu") -> dict[str, float]:
+    """Train the concise MLP with a Gluon loop on ``device``; time training plus per-epoch
+    validation.
 
     Returns:
         ``{"seconds": ..., "val_acc": ..., "train_loss": ...}`` (the last epoch's values).
@@ -34,7 +37,9 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
     net.add(nn.Dense(256, activation="relu"), nn.Dropout(dropout[0]),
             nn.Dense(256, activation="relu"), nn.Dropout(dropout[1]),
             nn.Dense(10))
-    net.initialize()
+    kind, index = devices.parse(device)
+    ctx = mx.cpu() if kind == "cpu" else mx.gpu(index)
+    net.initialize(ctx=ctx)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     train = gluon.data.DataLoader(gluon.data.ArrayDataset(data.train_x, data.train_y),
@@ -46,6 +51,7 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
     for _ in range(epochs):
         total, count = 0.0, 0
         for X, y in train:
+            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
             with autograd.record():
                 loss = loss_fn(net(X), y)
             loss.backward()
@@ -56,7 +62,8 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
         correct = 0.0
         for X, y in val:
             # Outside autograd.record() Gluon's Dropout is in predict mode: no dropout.
-            correct += float((net(X).argmax(axis=1) == y).sum())
+            correct += float((net(X.as_in_context(ctx)).argmax(axis=1)
+                              == y.as_in_context(ctx)).sum())
         val_acc = correct / len(data.val_y)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "val_acc": val_acc, "train_loss": train_loss}

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import time
 
+from droplab import devices
 from droplab.data.arrays import Arrays
 
 
 def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1,
-        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5)) -> dict[str, float]:
-    """Train the concise MLP with a DataLoader loop; time training plus per-epoch validation.
+        seed: int = 0, dropout: tuple[float, float] = (0.5, 0.5),
+        device: str = "cpu") -> dict[str, float]:
+    """Train the concise MLP with a DataLoader loop on ``device``; time training plus per-epoch
+    validation.
 
     Returns:
         ``{"seconds": ..., "val_acc": ..., "train_loss": ...}`` (the last epoch's values).
@@ -36,6 +39,9 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
     model = nn.Sequential(
         nn.Flatten(), nn.Linear(data.train_x.shape[1], 256), nn.ReLU(), nn.Dropout(dropout[0]),
         nn.Linear(256, 256), nn.ReLU(), nn.Dropout(dropout[1]), nn.Linear(256, 10))
+    devices.parse(device)  # one precise error for a malformed device
+    dev = torch.device(device)
+    model.to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -45,6 +51,7 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
         model.train()
         total, seen = 0.0, 0
         for X, y in train_loader:
+            X, y = X.to(dev), y.to(dev)
             loss = loss_fn(model(X), y)
             optimizer.zero_grad()
             loss.backward()
@@ -56,7 +63,7 @@ def run(data: Arrays, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.
         correct = 0
         with torch.no_grad():
             for X, y in val_loader:
-                correct += (model(X).argmax(1) == y).sum().item()
+                correct += (model(X.to(dev)).argmax(1) == y.to(dev)).sum().item()
         val_acc = correct / len(val)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "val_acc": val_acc, "train_loss": train_loss}

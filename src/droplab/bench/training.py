@@ -48,10 +48,7 @@ def droplab_run(name: str, data: Arrays, *, epochs: int, seed: int, device: str 
 
 def idiomatic_run(name: str, data: Arrays, *, epochs: int, seed: int, device: str = "cpu") -> dict:
     module = importlib.import_module(f"droplab.bench.idiomatic_{name}")
-    kwargs: dict[str, Any] = {"epochs": epochs, "seed": seed}
-    if device != "cpu":
-        kwargs["device"] = device
-    return module.run(data, **kwargs)
+    return module.run(data, epochs=epochs, seed=seed, device=device)
 
 
 def runners(name: str, device: str = "cpu") -> dict[str, tuple[str, str] | None]:

@@ -16,7 +16,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from droplab import _io, backends, precision
+from droplab import _io, backends, devices, precision
 from droplab.cli import common
 from droplab.cli.errors import UserError
 
@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
                             f"{', '.join(common.FRAMEWORKS)}, received {n!r}")
     if args.epochs < 1 or args.repeats < 1:
         raise UserError("Invalid value for `--epochs`/`--repeats`: expected integers >= 1")
+    devices.parse(args.device)  # a malformed device fails here, in one line
+    for n in names:
+        if not common.runs_elsewhere(n) and args.device != "cpu":
+            devices.check(n, args.device)  # no GPU for this framework: one line, exit 2
     results = {
         "command": "droplab " + " ".join(args.argv),
         "machine": (f"{platform.machine()}, {_cpu_count()} CPU cores, bfloat16 dot-product "
