@@ -182,7 +182,9 @@ def test_layer_report_figures_recompute_from_results(tmp_path, fake_training):
     a, b = rates[0], rates[1]
     one = [acc[a, b, s] - acc[b, a, s] for s in range(3)]
     m, lo, hi = _recomputed(one)
-    assert f"| ({a}, {b}) vs ({b}, {a}) | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] |" in report
+    # The interval, then the comparison's Holm-adjusted p-value within the report.
+    assert f"| ({a}, {b}) vs ({b}, {a}) | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] (Holm p = " in report
+    assert "adjusted by Holm's step-down method" in report
 
 
 def test_weight_decay_verdicts():

@@ -63,10 +63,15 @@ class TrainConfig:
     # "auto" or "off" (KERNELS): whether the learner may use droplab's compiled kernels. Learners
     # report what ran as ``Learner.products``.
     kernels: str = "auto"
+    # 0: the book's way, the test split validates. N > 0: N training images (stratified, fixed;
+    # droplab.data.split) validate, and the test split is evaluated once, at the end.
+    val_split: int = 0
 
     def __post_init__(self) -> None:
         _checks.one_of(self.model, "model", MODELS)
         _checks.one_of(self.kernels, "kernels", KERNELS)
+        if self.val_split != 0:
+            _checks.positive_int(self.val_split, "val_split")
         _precision.check(self.precision, self.backend)
         _checks.positive_int(self.epochs, "epochs")
         _checks.positive_int(self.batch_size, "batch_size")

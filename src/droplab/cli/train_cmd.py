@@ -32,6 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernels", choices=KERNELS, default="auto",
                    help="auto (default): droplab's fastest step here (compiled kernels where they "
                         "build); off: the plain framework path")
+    p.add_argument("--val-split", type=int, default=0, metavar="N",
+                   help="validate on N training images held out (stratified, fixed) and report "
+                        "the test split once at the end; 0 (default): the book's way, the test "
+                        "split validates")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
     p.add_argument("--resume", action="store_true",
@@ -46,7 +50,8 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
                     weight_decay=args.weight_decay)
     return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, mlp=mlp,
-                       precision=resolve_precision(args), kernels=args.kernels)
+                       precision=resolve_precision(args), kernels=args.kernels,
+                       val_split=args.val_split)
 
 
 def resolve_precision(args: argparse.Namespace) -> str:
@@ -93,4 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{config.backend}/{config.model} ({kind}): val_acc "
               f"{last.val_acc:.4f}  val_loss {last.val_loss:.4f}  train_loss {last.train_loss:.4f}  "
               f"({result.train_seconds:.1f} s training) -> {out}")
+        if result.test_acc is not None:
+            print(f"test split (held out, evaluated once): test_acc {result.test_acc:.4f}  "
+                  f"test_loss {result.test_loss:.4f}")
     return 0

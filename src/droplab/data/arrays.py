@@ -33,6 +33,10 @@ class Arrays:
     val_x: np.ndarray
     val_y: np.ndarray
     classes: int = CLASSES
+    # The test split when the validation split is held out of the training images
+    # (:func:`droplab.data.split.holdout`); None when, as in the book, the test split validates.
+    test_x: np.ndarray | None = None
+    test_y: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -40,14 +44,19 @@ class Arrays:
     def subset(self, n_train: int, n_val: int) -> Arrays:
         """The first ``n_train`` training and ``n_val`` validation examples (for quick runs)."""
         return Arrays(self.train_x[:n_train], self.train_y[:n_train],
-                      self.val_x[:n_val], self.val_y[:n_val], self.classes)
+                      self.val_x[:n_val], self.val_y[:n_val], self.classes,
+                      self.test_x, self.test_y)
 
 
-def check(a: Arrays) -> None:
+def check(a: Arrays, *, warn: bool = True) -> None:
     """Raise :class:`DataValueError` for what would make training wrong or crash; warn
-    (:class:`UnscaledDataWarning`) for pixels outside [0, 1]. One vectorised pass per array."""
+    (:class:`UnscaledDataWarning`, unless ``warn`` is False) for pixels outside [0, 1]. One
+    vectorised pass per array, so :func:`droplab.train.fit` checks again (the arrays inside a
+    frozen ``Arrays`` can still be changed in place) at the cost of a few min/max reductions."""
     widths = set()
-    for name in ("train", "val"):
+    if (a.test_x is None) != (a.test_y is None):
+        raise DataValueError("Invalid value for `test`: expected both test_x and test_y, or neither")
+    for name in ("train", "val") + (("test",) if a.test_x is not None else ()):
         x, y = getattr(a, f"{name}_x"), getattr(a, f"{name}_y")
         if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
             raise DataValueError(f"Invalid value for `{name}`: expected NumPy arrays, received "
@@ -61,10 +70,10 @@ def check(a: Arrays) -> None:
                                  "(0 examples); it needs at least one")
         widths.add(x.shape[1])
         _check_labels(y, f"{name}_y", a.classes)
-        _check_pixels(x, f"{name}_x")
+        _check_pixels(x, f"{name}_x", warn)
     if len(widths) != 1:
         raise DataValueError(f"Invalid value for `val_x`: expected {a.train_x.shape[1]} features "
-                             f"per example as in `train_x`, received {a.val_x.shape[1]}")
+                             f"per example as in `train_x`, received {sorted(widths)}")
 
 
 def _check_labels(y: np.ndarray, name: str, classes: int) -> None:
@@ -78,7 +87,7 @@ def _check_labels(y: np.ndarray, name: str, classes: int) -> None:
                              f"received {name}[{i}]={int(y[i])}")
 
 
-def _check_pixels(x: np.ndarray, name: str) -> None:
+def _check_pixels(x: np.ndarray, name: str, warn: bool = True) -> None:
     if not np.issubdtype(x.dtype, np.floating):
         raise DataValueError(f"Invalid value for `{name}`: expected floating-point pixels in "
                              f"[0, 1], received dtype {x.dtype} (divide 0-255 images by 255)")
@@ -89,7 +98,7 @@ def _check_pixels(x: np.ndarray, name: str) -> None:
         row, col = divmod(i, x.shape[1])
         raise DataValueError(f"Invalid value for `{name}`: expected finite pixels, received "
                              f"{name}[{row}, {col}]={x.reshape(-1)[i]}")
-    if lo < 0.0 or hi > 1.0:
+    if warn and (lo < 0.0 or hi > 1.0):
         hint = (" (0-255 images not divided by 255?)" if hi > 1.0 and hi <= 255.0 else "")
         warnings.warn(f"`{name}` holds values in [{lo:g}, {hi:g}], outside the [0, 1] the "
                       f"chapter's model expects{hint}", UnscaledDataWarning, stacklevel=4)

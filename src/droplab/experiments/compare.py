@@ -52,5 +52,5 @@ def sentence(d: stats.Summary, what: str, a: str, b: str, *,
 
 
 def differs(d: stats.Summary) -> bool:
-    """Whether a difference's 95% interval excludes 0."""
-    return d.excludes_zero()
+    """Whether a difference is detected (Holm-adjusted within a report; see ``stats``)."""
+    return stats.significant(d)

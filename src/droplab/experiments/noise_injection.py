@@ -103,7 +103,7 @@ def _same_rate(noisy: Table, methods: list[str], rates: list[Any]) -> list[str]:
 
 
 def _mark(d: stats.Summary) -> str:
-    if not d.excludes_zero():
+    if not stats.significant(d):
         return "="
     return "+" if d.mean > 0 else "−"
 

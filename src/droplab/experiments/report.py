@@ -11,19 +11,22 @@ import json
 from pathlib import Path
 
 from droplab import _io
-from droplab.experiments import registry
+from droplab.experiments import registry, stats
 from droplab.experiments.table import Table
 
 METHOD = """## How these numbers were computed
 
 Every number above is computed from `results.csv` (one row per run; the per-epoch curves come from
 `history.csv`). For each configuration, `mean ± std` is the mean over seeds and the sample standard
-deviation (n - 1); `[lo, hi]` is the 95% t-interval `mean ± t(0.975, n-1) · std / √n`. Differences
-between two configurations are paired by seed (the same seed gives the same initialisation and data
-order) and summarised the same way; a difference is reported as a difference only when its 95%
-interval excludes 0, otherwise as "no difference detected". With few seeds the intervals are wide:
-run more seeds (`--seeds K`) to resolve smaller effects. `droplab report DIR` rebuilds this file
-from the tables.
+deviation (n - 1); `[lo, hi]` is the 95% t-interval `mean ± t(0.975, n-1) · std / √n` (SciPy's
+quantile). Differences between two configurations are paired by seed (the same seed gives the same
+initialisation and data order) and summarised the same way, with the paired t-test's p-value.
+This report makes many comparisons, so the family-wise error is controlled within it: each
+p-value is adjusted by Holm's step-down method over every comparison in the report (printed as
+`Holm p`), and a difference is reported as a difference only when its adjusted p-value is below
+0.05, otherwise as "no difference detected". The intervals are the unadjusted 95% ones. With few
+seeds the tests have little power: run more seeds (`--seeds K`) to resolve smaller effects.
+`droplab report DIR` rebuilds this file from the tables.
 """
 
 
@@ -53,7 +56,14 @@ def build(directory: str | Path) -> Path:
 
         _, history = SweepDir(root).write_tables()
     module = registry.get(name)
-    body = module.report(results, history, root)
+    # Twice: the first pass collects every comparison of the report, the second judges each on
+    # its Holm-adjusted p-value (experiments.stats.Family).
+    comparisons = stats.Family()
+    with stats.family(comparisons):
+        module.report(results, history, root)
+    comparisons.close()
+    with stats.family(comparisons):
+        body = module.report(results, history, root)
     text = "\n".join([
         f"# {_heading(module)}", "",
         *(f"> {line}" for line in module.QUESTION.splitlines()), "",

@@ -1,48 +1,54 @@
-"""Means, standard deviations and 95% t-intervals over seeds, without SciPy.
+"""Means, standard deviations, 95% t-intervals, paired t-tests and Holm's correction over seeds.
 
 Every figure in a report comes from here, so a reader can recompute it from ``results.csv``:
-``mean`` is the arithmetic mean over seeds, ``std`` the sample standard deviation (n - 1), and the
-95% interval ``mean +- t(0.975, n - 1) * std / sqrt(n)``. A difference between two configurations
-is paired by seed (same initialisation, shuffles and masks up to the configuration's change); it is
-called a difference only when its interval excludes 0.
+``mean`` is the arithmetic mean over seeds, ``std`` the sample standard deviation (n - 1), the 95%
+interval ``mean +- t(0.975, n - 1) * std / sqrt(n)`` with SciPy's quantile, and ``p`` the two-sided
+one-sample t-test of mean 0 (for a paired difference: the paired t-test). A difference between two
+configurations is paired by seed (same initialisation, shuffles and masks up to the configuration's
+change).
+
+A report makes many comparisons; at 95% each, some would "differ" by chance alone. Within one
+report (:func:`family`), every verdict is judged on Holm's step-down adjusted p-value (family-wise
+error 5%), which the report prints beside the interval.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-# Two-sided 95% quantiles t(0.975, df) of Student's t, from the standard tables.
-_T975 = {
-    1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.3060,
-    9: 2.2622, 10: 2.2281, 11: 2.2010, 12: 2.1788, 13: 2.1604, 14: 2.1448, 15: 2.1314,
-    16: 2.1199, 17: 2.1098, 18: 2.1009, 19: 2.0930, 20: 2.0860, 21: 2.0796, 22: 2.0739,
-    23: 2.0687, 24: 2.0639, 25: 2.0595, 26: 2.0555, 27: 2.0518, 28: 2.0484, 29: 2.0452,
-    30: 2.0423, 40: 2.0211, 60: 2.0003, 120: 1.9799,
-}
-_Z975 = 1.959964
+ALPHA = 0.05
 
 
 def t975(df: int) -> float:
-    """t(0.975, df): exact table values up to 30 and at 40, 60, 120; between them, linear in 1/df.
+    """t(0.975, df), Student's t quantile (``scipy.stats.t.ppf``).
 
-    >>> t975(2)
-    4.3027
-    >>> round(t975(10**9), 4)
-    1.96
+    >>> round(t975(4), 4)
+    2.7764
     """
-    if df < 1:
-        raise ValueError(f"Invalid value for `df`: expected an integer >= 1, received df={df!r}")
-    if df in _T975:
-        return _T975[df]
-    anchors = sorted(_T975) + [math.inf]
-    values = [_T975[a] for a in sorted(_T975)] + [_Z975]
-    for (a, va), (b, vb) in zip(zip(anchors, values), zip(anchors[1:], values[1:])):
-        if a < df < b:
-            w = (1 / a - 1 / df) / (1 / a - (0 if b == math.inf else 1 / b))
-            return va + w * (vb - va)
-    return _Z975
+    if isinstance(df, bool) or not isinstance(df, (int, float)) or df < 1:
+        raise ValueError(f"Invalid value for `df`: expected a number >= 1, received df={df!r}")
+    from scipy import stats as scipy_stats
+
+    return float(scipy_stats.t.ppf(0.975, df))
+
+
+def holm(pvalues: Iterable[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given (monotone, capped at 1).
+
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    ps = [float(p) for p in pvalues]
+    m = len(ps)
+    out = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: ps[i])):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        out[i] = running
+    return out
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class Summary:
     std: float
     lo: float
     hi: float
+    p: float = math.nan  # two-sided t-test of mean 0 (NaN when n < 2)
 
     @property
     def half_width(self) -> float:
@@ -80,8 +87,15 @@ def summarize(values: Iterable[float]) -> Summary:
     if n == 1:
         return Summary(1, mean, math.nan, math.nan, math.nan)
     std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
-    half = t975(n - 1) * std / math.sqrt(n)
-    return Summary(n, mean, std, mean - half, mean + half)
+    se = std / math.sqrt(n)
+    half = t975(n - 1) * se
+    if se > 0:
+        from scipy import stats as scipy_stats
+
+        p = float(2 * scipy_stats.t.sf(abs(mean) / se, n - 1))
+    else:
+        p = 1.0 if mean == 0 else 0.0
+    return Summary(n, mean, std, mean - half, mean + half, p)
 
 
 def paired(a: Mapping[int, float], b: Mapping[int, float]) -> Summary:
@@ -90,15 +104,64 @@ def paired(a: Mapping[int, float], b: Mapping[int, float]) -> Summary:
     return summarize(a[s] - b[s] for s in seeds)
 
 
+class Family:
+    """The comparisons of one report, for Holm's correction: :func:`family` renders a report twice,
+    first collecting every tested difference's p-value, then judging each on its adjusted one.
+    A difference is known by its value, so the same comparison asked twice counts once."""
+
+    def __init__(self) -> None:
+        self.raw: dict[tuple[float, ...], float] = {}
+        self.adjusted: dict[tuple[float, ...], float] | None = None
+
+    @staticmethod
+    def key(d: Summary) -> tuple[float, ...]:
+        return (d.n, d.mean, d.lo, d.hi)
+
+    def p(self, d: Summary) -> float:
+        """``d``'s adjusted p-value once the family is complete, its raw one before."""
+        key = self.key(d)
+        if self.adjusted is None:
+            self.raw[key] = d.p
+            return d.p
+        return self.adjusted.get(key, d.p)
+
+    def close(self) -> None:
+        keys = list(self.raw)
+        self.adjusted = dict(zip(keys, holm(self.raw[k] for k in keys)))
+
+
+_current: Family | None = None
+
+
+@contextlib.contextmanager
+def family(current: Family) -> Iterator[Family]:
+    """Within the block, verdicts are judged against ``current`` (see :class:`Family`)."""
+    global _current
+    previous, _current = _current, current
+    try:
+        yield current
+    finally:
+        _current = previous
+
+
+def significant(diff: Summary) -> bool:
+    """Whether a difference is detected: its (Holm-adjusted, within a report) p < 5%; outside a
+    report, whether its 95% interval excludes 0 (the same test, uncorrected)."""
+    if diff.n < 2:
+        return False
+    if _current is None:
+        return diff.excludes_zero()
+    return _current.p(diff) < ALPHA
+
+
 def verdict(diff: Summary, higher: str = "higher", lower: str = "lower") -> str:
-    """``higher``/``lower`` when the interval of a difference excludes 0, else no difference."""
+    """``higher``/``lower`` when the difference is detected (:func:`significant`), else no
+    difference."""
     if diff.n < 2:
         return "not tested (one seed)"
-    if diff.lo > 0:
-        return higher
-    if diff.hi < 0:
-        return lower
-    return "no difference detected"
+    if not significant(diff):
+        return "no difference detected"
+    return higher if diff.mean > 0 else lower
 
 
 def fmt(s: Summary, digits: int = 4, interval: bool = True) -> str:
@@ -119,4 +182,7 @@ def fmt_diff(s: Summary, digits: int = 4) -> str:
         return "n/a"
     if s.n == 1:
         return f"{s.mean:+.{digits}f} (one seed)"
-    return f"{s.mean:+.{digits}f} [{s.lo:+.{digits}f}, {s.hi:+.{digits}f}]"
+    text = f"{s.mean:+.{digits}f} [{s.lo:+.{digits}f}, {s.hi:+.{digits}f}]"
+    if _current is not None and _current.adjusted is not None and s.p == s.p:
+        text += f" (Holm p = {_current.p(s):.2g})"
+    return text

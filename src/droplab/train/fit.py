@@ -20,10 +20,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from droplab import _io, backends, devices
 from droplab.backends.protocol import Learner
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, DataValueError
+from droplab.data.arrays import check as check_arrays
+from droplab.data.split import holdout
 from droplab.signals import Terminated, interrupt_on_sigterm
 from droplab.train import checkpoint
 from droplab.train import history as hist
@@ -46,6 +50,9 @@ class RunResult:
     setup_seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
     products: str = "dense"  # "gated" where the step's products skipped the zeros
+    # With ``config.val_split``: the held-out test split, evaluated once after the last epoch.
+    test_loss: float | None = None
+    test_acc: float | None = None
 
     @property
     def final(self) -> Epoch:
@@ -58,7 +65,8 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
 
     Args:
         config: what to train (backend, model, epochs, batch size, seed, MLP hyperparameters).
-        data: the arrays (see :func:`droplab.data.arrays`), checked when they were built.
+        data: the arrays (see :func:`droplab.data.arrays`), checked when they were built and
+            again here, before any framework or kernel sees them.
         out: run folder; ``None`` keeps everything in memory.
         device: "cpu", or "cuda[:N]" where the framework sees a GPU (checked first).
         resume: continue the run in ``out`` from its last committed epoch.
@@ -67,10 +75,14 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
 
     Returns the history. On Ctrl-C or SIGTERM, what finished with ``status`` "interrupted" or
     "terminated"; when the loss becomes NaN or infinite, the run stops with "diverged".
-    Raises :class:`RunError` (a folder that cannot be used as asked), ValueError (a bad device or
-    labels beyond ``config.mlp.num_outputs``) before anything is built or written.
+    Raises :class:`RunError` (a folder that cannot be used as asked), ValueError (a bad device),
+    :class:`DataValueError` (labels outside [0, classes) or beyond ``config.mlp.num_outputs``,
+    non-finite pixels, an empty split) before anything is built or written.
     """
     devices.check(config.backend, device)
+    check_arrays(data, warn=False)  # again: the arrays may have changed in place since
+    if config.val_split and data.test_x is None:
+        data = holdout(data, config.val_split)
     _check_classes(data, config.mlp.num_outputs)
     out_dir = Path(out) if out is not None else None
     with contextlib.ExitStack() as stack:
@@ -126,13 +138,28 @@ def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, r
         status = "interrupted"
     finally:
         progress.close()
+        test = test_metrics(learner, data) if status == "finished" else None
         files: list[Path] = []
         if out_dir is not None:
-            _write_run(out_dir, config, status, history, train_seconds, device, learner.products)
+            _write_run(out_dir, config, status, history, train_seconds, device, learner.products,
+                       test)
             if history:
-                files = plot_history(history, out_dir / "curves", title=describe(config))
+                title = describe(config) + (f", test_acc {test[1]:.4f}" if test else "")
+                files = plot_history(history, out_dir / "curves", title=title)
     return RunResult(config, history, out_dir, status, train_seconds, setup, files,
-                     learner.products)
+                     learner.products, *(test or (None, None)))
+
+
+def test_metrics(learner: Learner, data: Arrays) -> tuple[float, float] | None:
+    """(loss, accuracy) on the held-out test split, or None when the test split validates."""
+    if data.test_x is None or data.test_y is None:
+        return None
+    logits = np.asarray(learner.predict(data.test_x), np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    y = data.test_y
+    loss = float(-log_p[np.arange(len(y)), y].mean())
+    return loss, float((logits.argmax(axis=1) == y).mean())
 
 
 def format_epoch(e: Epoch, total: int) -> str:
@@ -225,7 +252,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Epoch],
-               train_seconds: float, device: str, products: str = "dense") -> None:
+               train_seconds: float, device: str, products: str = "dense",
+               test: tuple[float, float] | None = None) -> None:
     _io.write_json(out_dir / "run.json", {
         "status": status,
         "epochs_done": len(history),
@@ -233,6 +261,10 @@ def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Ep
         "seed": config.seed,
         "train_seconds": round(train_seconds, 3),
         "final_val_acc": history[-1].val_acc if history else None,
+        "validation": (f"{config.val_split} training images (stratified)" if config.val_split
+                       else "the test split (as in the book)"),
+        "test_loss": test[0] if test else None,
+        "test_acc": test[1] if test else None,
         "device": device,
         "products": products,
         "python": platform.python_version(),
