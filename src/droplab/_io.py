@@ -1,8 +1,9 @@
 """Atomic writes: a result file is either the old one or the complete new one, never half.
 
-Files are created with the mode any Unix tool gives its output (0666 less the umask), JSON is
-strict (a non-finite float is written as ``null``), and every write passes two named fault points
-(:mod:`droplab._faults`) so tests can kill the process at each one.
+Files are created with the mode any Unix tool gives its output (0666 less the umask). The data,
+then the folder entry, are flushed to disk (``fsync``), so a written file survives a power cut.
+JSON is strict (a non-finite float is written as ``null``). Every write passes two named fault
+points (:mod:`droplab._faults`) so tests can kill the process at each one.
 """
 
 from __future__ import annotations
@@ -51,7 +52,23 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _sync_dir(path.parent)
     return path
+
+
+def _sync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable: without this, a power cut after ``os.replace``
+    may bring back the old name, and with it an epoch that was already reported as committed."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # a platform that cannot open folders has no folder entries to sync
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and Windows) refuse fsync on a folder; the rename stands
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -13,6 +13,7 @@ A user's mistake is printed as one line on stderr (exit status 2), never as a tr
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -77,3 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("droplab: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        # A file the user can fix (rights, a full or read-only disk): one line, not a traceback.
+        fix = _OS_FIXES.get(e.errno or 0)
+        if fix is None:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"droplab: error: {where}{e.strerror or e}; {fix}", file=sys.stderr)
+        return 2
+
+
+_OS_FIXES = {
+    errno.EACCES: "choose a folder you can write (--out, --data-dir) or fix its permissions",
+    errno.EPERM: "choose a folder you can write (--out, --data-dir) or fix its permissions",
+    errno.EROFS: "the file system is read-only: choose another --out",
+    errno.ENOSPC: "free some disk space or choose another --out",
+    errno.EDQUOT: "your disk quota is full: free some space or choose another --out",
+}

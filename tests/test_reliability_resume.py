@@ -1,0 +1,97 @@
+"""Issue 14, item 3, on a real backend: a crash at any write point, then ``resume``, ends bit-identical.
+
+``test_reliability.py`` kills real processes training a small NumPy learner; this module runs the
+PyTorch learner itself (its default ``kernels="auto"`` path, with its own masks and shuffles) in
+this process, so every write point of two epochs can be tried in seconds. The crash is simulated
+at :func:`droplab._faults.point`: from the chosen point on, every write raises before it touches
+the disk, which leaves the run folder exactly as a kill there would.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import numpy as np
+import pytest
+
+from droplab import _faults, _io
+from droplab.cli import common
+from droplab.cli.main import main
+from droplab.config import MLPConfig, TrainConfig
+from droplab.data.arrays import Arrays
+from droplab.train import checkpoint, fit
+
+
+class Crash(BaseException):
+    """What the simulated kill raises (a BaseException, so nothing in droplab catches it)."""
+
+
+def data() -> Arrays:
+    rng = np.random.default_rng(11)
+    x = rng.random((320, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 320)
+    return Arrays(x[:256], y[:256], x[256:], y[256:])
+
+
+CONFIG = TrainConfig(backend="torch", epochs=2, batch_size=64, seed=5, precision="float32",
+                     mlp=MLPConfig(lr=0.2))
+
+
+def crash_from(monkeypatch: pytest.MonkeyPatch, n: int | None) -> list[str]:
+    """Count write points; raise Crash at the ``n``-th and every later one (None: never)."""
+    seen: list[str] = []
+
+    def point(name: str) -> None:
+        seen.append(name)
+        if n is not None and len(seen) >= n:
+            raise Crash(name)
+
+    monkeypatch.setattr(_faults, "point", point)
+    return seen
+
+
+def outcome(out) -> tuple[dict[str, bytes], list[dict]]:
+    state, history = checkpoint.load(out)
+    assert history is not None
+    rows = [{k: v for k, v in vars(e).items() if k != "seconds"} for e in history]
+    return {k: v.tobytes() for k, v in state.items()}, rows
+
+
+def test_a_crash_at_every_write_point_of_a_torch_run_then_resume_is_bit_identical(
+        tmp_path, monkeypatch):
+    arrays = data()
+    points = crash_from(monkeypatch, None)
+    fit(CONFIG, arrays, tmp_path / "reference", quiet=True)
+    expected = outcome(tmp_path / "reference")
+    assert len(points) >= 2 + 8 * CONFIG.epochs, points
+    assert len(expected[1]) == CONFIG.epochs
+
+    for n, name in enumerate(list(points), start=1):
+        out = tmp_path / f"crash{n}"
+        crash_from(monkeypatch, n)
+        with pytest.raises(Crash):
+            fit(CONFIG, arrays, out, quiet=True)
+        crash_from(monkeypatch, None)
+        result = fit(CONFIG, arrays, out, resume=(out / "config.json").exists(), quiet=True)
+        assert result.status == "finished", name
+        assert outcome(out) == expected, f"crash at point {n} ({name})"
+        run = json.loads((out / "run.json").read_text())
+        assert run["status"] == "finished" and run["epochs_done"] == CONFIG.epochs, name
+        rows = json.loads((out / "metrics.json").read_text())
+        assert [r["epoch"] for r in rows] == [1, 2], name
+
+
+def test_a_full_disk_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(_io, "write_bytes", full)
+    monkeypatch.setattr(common, "load_arrays", lambda data_dir: data())
+    out = tmp_path / "run"
+    assert main(["train", "--backend", "torch", "--epochs", "1", "--precision", "float32",
+                 "--out", str(out), "--quiet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    expected = (f"droplab: error: {out / 'config.json'}: No space left on device; free some disk "
+                "space or choose another --out")
+    assert lines == [expected]
