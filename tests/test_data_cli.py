@@ -73,8 +73,8 @@ def test_verify_reports_a_damaged_file(tiny: Tiny, tmp_path: Path,
 def test_missing_data(tiny: Tiny, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = str(tmp_path / "empty")
     assert run("data", "info", "--data-dir", empty) == 1
-    out = capsys.readouterr().out
-    assert f"Fashion-MNIST was not found in {empty} (explicit). Get it in one of three ways" in out
+    err = capsys.readouterr().err  # errors go to stderr (issue 14)
+    assert f"Fashion-MNIST was not found in {empty} (explicit). Get it in one of three ways" in err
     with pytest.raises(DataNotFoundError, match=re.escape(f"not found in {empty} (explicit)")):
         run("data", "verify", "--data-dir", empty)
     with pytest.raises(DataNotFoundError, match="the download failed: .*Connection refused"):

@@ -79,7 +79,7 @@ def run_info(args: argparse.Namespace) -> int:
     if all(s.path is None and s.error for s in rows):
         print_table(rows, errors=False)
         print(_errors.DataNotFoundError(sources.describe(
-            sources.locations(_spec.resolve(None), args.data_dir))))
+            sources.locations(_spec.resolve(None), args.data_dir))), file=sys.stderr)
         return 1
     unverified = sum(s.verified is None and s.path is not None for s in rows)
     later = f"; {unverified} not verified yet (run `droplab data verify`)" if unverified else ""
