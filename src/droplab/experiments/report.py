@@ -97,8 +97,10 @@ def _heading(module: object) -> str:
 def setup(results: Table, root: Path) -> str:
     """The setup as recorded in the results (and the sweep's manifest, when present)."""
     manifest = {}
-    if (root / "experiment.json").exists():
-        manifest = json.loads((root / "experiment.json").read_text())
+    try:  # only extra detail: a missing or damaged manifest leaves it out
+        manifest = dict(json.loads((root / "experiment.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
     planned = manifest.get("runs")
     seeds = results.unique("seed")
     parts = [f"- experiment `{results.first('experiment')}`"

@@ -24,6 +24,7 @@ import numpy as np
 
 from droplab import _io, backends, devices
 from droplab.backends.protocol import Learner
+from droplab.compat import notebook
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, DataValueError
 from droplab.data.arrays import check as check_arrays
@@ -34,7 +35,7 @@ from droplab.train import history as hist
 from droplab.train.errors import ResumeError, RunError
 from droplab.train.history import Epoch
 from droplab.train.lock import FolderLock, usable_dir
-from droplab.train.plot import plot_history
+from droplab.train.plot import figure, plot_history
 from droplab.train.progress import Progress
 
 STATUSES = ("running", "finished", "interrupted", "terminated", "diverged")
@@ -104,6 +105,9 @@ def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, r
     if config.precision != "float32":
         label += f" {config.precision}"
     progress = Progress(config.epochs, len(done), label, quiet)
+    board = notebook.LiveFigure() if notebook.live() and not quiet else None
+    if board is not None:
+        import matplotlib.pyplot as plt
     history = list(done)
     status = "interrupted"
     train_seconds = sum(e.seconds for e in history)
@@ -125,6 +129,10 @@ def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, r
                                learner.products)
                 progress.update(train_loss=record.train_loss, val_loss=record.val_loss,
                                 val_acc=record.val_acc)
+                if board is not None:  # a notebook: the book's curves, redrawn in place
+                    fig = figure(history, describe(config))
+                    board.show(fig)
+                    plt.close(fig)
                 if not quiet and verbose and not progress.enabled:
                     progress.write(format_epoch(record, config.epochs))
                 if not record.finite:
