@@ -304,6 +304,9 @@ def test_report_rebuilds_a_results_csv_cut_mid_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "rebuilt from" in done.stderr
     assert (out / "results.csv").read_text() == whole
+    (out / "experiment.json").write_text('{"experiment": "sm')  # the manifest only adds detail
+    done = experiment("report", str(out))
+    assert done.returncode == 0, done.stderr
 
 
 def test_workers_0_is_refused_before_anything_is_printed_or_written(tmp_path):

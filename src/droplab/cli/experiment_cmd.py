@@ -139,22 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    from droplab.backends import BackendUnavailable
-    from droplab.train import RunError
+    from droplab.cli.main import dispatch
 
-    try:
-        return int(args.func(args) or 0)
-    except (UserError, BackendUnavailable, RunError) as e:
-        print(f"droplab: error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as e:
-        if str(e).startswith("Invalid value for"):
-            print(f"droplab: error: {e}", file=sys.stderr)
-            return 2
-        raise
-    except KeyboardInterrupt:
-        print("droplab: interrupted", file=sys.stderr)
-        return 130
+    return dispatch(args)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # so a command can re-run itself in the MXNet environment
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed command: a mistake the user can fix becomes one line on stderr, exit 2."""
     try:
         return int(args.func(args) or 0)
     except _user_errors() as e:
