@@ -10,7 +10,7 @@ PIP_QUIET ?= -q
 TORCH ?= torch==2.13.0
 
 MAIN_BACKENDS := numpy,torch,jax,tensorflow
-MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_bench_device.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
+MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
 
 .PHONY: demo test test-main test-mxnet env data bench lint clean
 
