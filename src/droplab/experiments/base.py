@@ -75,3 +75,14 @@ def run_params(settings: Settings, **overrides: Any) -> dict[str, Any]:
     for k, v in overrides.items():
         params[k] = v
     return params
+
+
+# Experiments that pick a best configuration or rank methods validate on this many training images
+# held out (droplab.data.split), so the test split never takes part in a choice; each run then
+# evaluates the test split once, and reports show it for the selected configurations only.
+VAL_SPLIT = 10_000
+
+
+def selection_params(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """:func:`run_params` with the held-out validation split (``val_split``) of :data:`VAL_SPLIT`."""
+    return run_params(settings, **overrides, val_split=VAL_SPLIT)

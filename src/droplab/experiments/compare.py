@@ -54,3 +54,32 @@ def sentence(d: stats.Summary, what: str, a: str, b: str, *,
 def differs(d: stats.Summary) -> bool:
     """Whether a difference is detected (Holm-adjusted within a report; see ``stats``)."""
     return stats.significant(d)
+
+
+def split_note(results: Table) -> str:
+    """Which split each number of a report comes from."""
+    held = [v for v in results.unique("val_split") if v] if "val_split" in results.columns else []
+    if not held:
+        return ("**Splits.** These runs validated on Fashion-MNIST's test split (the book's way): "
+                "every `val` number, and every choice made on it, is on the test split.")
+    return (f"**Splits.** Every `val` number, and every choice of a best configuration or ranking, "
+            f"is on the validation split: {', '.join(str(v) for v in held)} training images held "
+            "out (stratified by class, fixed; `droplab.data.split`). Fashion-MNIST's test split "
+            "took part in no choice; its accuracy is shown only for the selected configurations "
+            "(section *Test accuracy of the selected configurations*).")
+
+
+def selected_test(results: Table, selected: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The section reporting the test split for configurations selected on validation only."""
+    if "test_acc" not in results.columns or not any(results.values("test_acc")):
+        return []
+    rows = []
+    for label, where in selected:
+        sub = results.where(**where)
+        rows.append([label, len(sub), stats.fmt(stats.summarize(sub.values("val_acc"))),
+                     stats.fmt(stats.summarize(sub.values("test_acc")))])
+    return ["## Test accuracy of the selected configurations", "",
+            ("Selected on the validation split; the test split (10,000 images) is evaluated once "
+             "per run after its last epoch. Mean ± std [95% interval] over seeds."), "",
+            markdown_table(["selected configuration", "seeds", "val accuracy (validation split)",
+                            "test accuracy (test split)"], rows)]

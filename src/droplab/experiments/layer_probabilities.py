@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, run_params
+from droplab.experiments.base import Preset, Settings, selection_params
 from droplab.experiments.table import Table
 
 NAME = "layer-probabilities"
@@ -38,7 +38,7 @@ PRESETS = {
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
     rates = settings.option("rates")
-    return [run_params(settings, dropout_1=a, dropout_2=b) for a in rates for b in rates]
+    return [selection_params(settings, dropout_1=a, dropout_2=b) for a in rates for b in rates]
 
 
 def execute(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -60,7 +60,8 @@ def report(results: Table, history: Table, out: Path) -> str:
                          title="validation accuracy (mean over seeds)")
     configs = [(f"({a}, {b})", {"dropout_1": a, "dropout_2": b}) for a in rates for b in rates
                if len(results.where(dropout_1=a, dropout_2=b))]
-    parts = ["## Results", "", f"![validation accuracy heatmap]({heat})", "",
+    parts = ["## Results", "", compare.split_note(results), "",
+             f"![validation accuracy heatmap]({heat})", "",
              "Final-epoch validation accuracy and loss per (dropout_1, dropout_2):", "",
              compare.metric_table(results, configs, [("val_acc", "val accuracy", 4),
                                                      ("val_loss", "val loss", 4),
@@ -138,4 +139,7 @@ def _best(results: Table, configs: list[tuple[str, dict[str, Any]]]) -> list[str
         d = compare.diff(results, "val_acc", best, chapter)
         lines.append("- " + compare.sentence(d, "Best vs the chapter's (0.5, 0.5), val accuracy",
                                              best_label, "(0.5, 0.5)"))
-    return lines + [""]
+    selected = [(f"{best_label} (best on validation)", best)]
+    if len(results.where(**chapter)) and best != chapter:
+        selected.append(("(0.5, 0.5) (the chapter's, fixed in advance)", chapter))
+    return lines + [""] + compare.selected_test(results, selected)

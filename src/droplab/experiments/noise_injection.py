@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, run_params
+from droplab.experiments.base import Preset, Settings, selection_params
 from droplab.experiments.table import Table
 
 NAME = "noise-injection"
@@ -44,10 +44,10 @@ PRESETS = {
 
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
-    out = [run_params(settings, dropout_1=0.0, dropout_2=0.0)]  # no noise
+    out = [selection_params(settings, dropout_1=0.0, dropout_2=0.0)]  # no noise
     for noise in METHODS:
         for p in settings.option("rates"):
-            out.append(run_params(settings, dropout_1=p, dropout_2=p, noise=noise))
+            out.append(selection_params(settings, dropout_1=p, dropout_2=p, noise=noise))
     return out
 
 
@@ -75,7 +75,8 @@ def report(results: Table, history: Table, out: Path) -> str:
                       if has_base else None, ylim=(0.0, 1.0))
     configs = ([("no noise", base)] if has_base else []) + [
         (f"{m}, p = {p}", {"noise": m, "dropout_1": p}) for m in methods for p in rates]
-    parts = ["## Results", "", f"![validation accuracy by rate]({fig})", "",
+    parts = ["## Results", "", compare.split_note(results), "",
+             f"![validation accuracy by rate]({fig})", "",
              compare.metric_table(results, configs, [
                  ("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
                  ("train_eval_loss", "train loss (noise off)", 4),
@@ -83,6 +84,10 @@ def report(results: Table, history: Table, out: Path) -> str:
     parts += _same_rate(noisy, methods, rates)
     parts += _best_rate(noisy, methods, rates)
     parts += _verdict(noisy, rates)
+    selected = ([("no noise (fixed)", base)] if has_base else []) + [
+        (f"{m}, p = {best_rate(noisy, m, rates)} (its best rate on validation)",
+         {"noise": m, "dropout_1": best_rate(noisy, m, rates)}) for m in methods]
+    parts += compare.selected_test(results, selected)
     return "\n".join(parts)
 
 
@@ -129,8 +134,9 @@ def _best_rate(noisy: Table, methods: list[str], rates: list[Any]) -> list[str]:
         rows.append([m, p, stats.fmt(s), "" if d is None else f"{stats.fmt_diff(d)} {_mark(d)}"])
     return ["## Each method at its best rate", "",
             (f"Best rate = highest mean val accuracy over the grid (dropout's: p = {ref_p}); the "
-            "same selection for every method, on the validation set, so these accuracies are "
-            "slightly optimistic for all of them alike."), "",
+            "same selection for every method, on the validation split, so these validation "
+            "accuracies are slightly optimistic for all of them alike; their test accuracy is "
+            "below, in *Test accuracy of the selected configurations*."), "",
             compare.markdown_table(["method", "best rate", "val accuracy",
                                     "− dropout at its best"], rows)]
 
@@ -143,8 +149,8 @@ def _verdict(noisy: Table, rates: list[Any]) -> list[str]:
         d = compare.diff(noisy, "val_acc", {"noise": OURS, "dropout_1": p},
                          {"noise": "dropout", "dropout_1": p})
         same.append((p, d))
-    wins = [p for p, d in same if d.excludes_zero() and d.mean > 0]
-    losses = [p for p, d in same if d.excludes_zero() and d.mean < 0]
+    wins = [p for p, d in same if stats.significant(d) and d.mean > 0]
+    losses = [p for p, d in same if stats.significant(d) and d.mean < 0]
     ours_p, ref_p = best_rate(noisy, OURS, rates), best_rate(noisy, "dropout", rates)
     best = compare.diff(noisy, "val_acc", {"noise": OURS, "dropout_1": ours_p},
                         {"noise": "dropout", "dropout_1": ref_p})

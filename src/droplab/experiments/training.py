@@ -19,6 +19,7 @@ from droplab import backends
 from droplab.backends.protocol import Learner
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
+from droplab.data.split import holdout
 from droplab.uncertainty import nll, softmax
 
 EpochHook = Callable[[Learner, int, Mapping[str, Any]], Mapping[str, float]]
@@ -37,7 +38,7 @@ def config_for(params: Mapping[str, Any], seed: int) -> TrainConfig:
                     noise=str(params["noise"]))
     return TrainConfig(backend=params["backend"], model=params["model"],
                        epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
-                       seed=int(seed), mlp=mlp)
+                       seed=int(seed), mlp=mlp, val_split=int(params.get("val_split") or 0))
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,9 +48,15 @@ def _full_data() -> Arrays:
     return data.arrays()
 
 
-def dataset(n_train: int | None, n_val: int | None) -> Arrays:
-    """Fashion-MNIST (loaded once per process), cut to the first ``n_train``/``n_val`` examples."""
+def dataset(n_train: int | None, n_val: int | None, val_split: int = 0) -> Arrays:
+    """Fashion-MNIST (loaded once per process), cut to the first ``n_train``/``n_val`` examples.
+
+    With ``val_split``, that many training images (stratified, fixed) are the validation split
+    before the cut, and Fashion-MNIST's test split (whole) is kept aside as ``test_x``/``test_y``.
+    """
     full = _full_data()
+    if val_split:
+        full = holdout(full, val_split)
     return full.subset(n_train or len(full.train_y), n_val or len(full.val_y))
 
 
@@ -88,7 +95,7 @@ def train(params: Mapping[str, Any], seed: int, *, on_epoch: EpochHook | None = 
     with the loss and accuracy columns empty) when ``at_start``.
     ``train_seconds`` counts ``train_epoch`` and ``evaluate`` only, not the hooks.
     """
-    data = dataset(params["n_train"], params["n_val"])
+    data = dataset(params["n_train"], params["n_val"], int(params.get("val_split") or 0))
     learner = learner_for(params, seed, data)
     history: list[dict[str, Any]] = []
     if at_start and on_epoch is not None:
@@ -116,10 +123,16 @@ def eval_loss_acc(learner: Learner, x: np.ndarray, y: np.ndarray) -> tuple[float
 
 
 def final_metrics(trained: Trained) -> dict[str, float]:
-    """The last epoch's train loss, val loss and val accuracy, plus the training time."""
+    """The last epoch's train loss, val loss and val accuracy, plus the training time; with a
+    held-out validation split, the test split's loss and accuracy too, evaluated once here (a
+    report shows them for the configurations it selected on validation, never to select)."""
     last = trained.final
-    return {"train_loss": last["train_loss"], "val_loss": last["val_loss"],
-            "val_acc": last["val_acc"], "train_seconds": round(trained.train_seconds, 3)}
+    out = {"train_loss": last["train_loss"], "val_loss": last["val_loss"],
+           "val_acc": last["val_acc"], "train_seconds": round(trained.train_seconds, 3)}
+    data = trained.data
+    if data.test_x is not None and data.test_y is not None:
+        out["test_loss"], out["test_acc"] = eval_loss_acc(trained.learner, data.test_x, data.test_y)
+    return out
 
 
 def train_probe(data: Arrays, n: int = 10_000) -> tuple[np.ndarray, np.ndarray]:

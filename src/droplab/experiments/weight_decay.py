@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, run_params
+from droplab.experiments.base import Preset, Settings, selection_params
 from droplab.experiments.table import Table
 
 NAME = "weight-decay"
@@ -38,7 +38,7 @@ PRESETS = {
 
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
-    return [run_params(settings, dropout_1=d, dropout_2=d, weight_decay=w)
+    return [selection_params(settings, dropout_1=d, dropout_2=d, weight_decay=w)
             for d in settings.option("dropouts") for w in settings.option("decays")]
 
 
@@ -68,13 +68,37 @@ def report(results: Table, history: Table, out: Path) -> str:
                          title="validation accuracy (mean over seeds)", fmt=".4f")
     configs = [(f"dropout {d}, wd {w}", {"dropout_1": d, "weight_decay": w})
                for d in drops for w in decays if len(results.where(dropout_1=d, weight_decay=w))]
-    parts = ["## Results", "", f"![validation accuracy heatmap]({heat})", "",
+    parts = ["## Results", "", compare.split_note(results), "",
+             f"![validation accuracy heatmap]({heat})", "",
              compare.metric_table(results, configs, [
                  ("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
                  ("train_eval_loss", "train loss (dropout off)", 4),
                  ("gap_loss", "gap (val − train loss)", 4)])]
     parts += _interactions(results, drops, decays, out)
+    parts += compare.selected_test(results, _selected(results, configs))
     return "\n".join(parts)
+
+
+def _selected(results: Table, configs: list[tuple[str, dict[str, Any]]]
+              ) -> list[tuple[str, dict[str, Any]]]:
+    """The best configuration on validation accuracy overall, and the best with dropout only,
+    weight decay only, and neither (the ranking the report makes)."""
+    def best(keep: Any) -> tuple[str, dict[str, Any]] | None:
+        pool = [c for c in configs if keep(c[1]["dropout_1"], c[1]["weight_decay"])]
+        if not pool:
+            return None
+        return max(pool, key=lambda c: compare.summary(results, "val_acc", c[1]).mean)
+
+    out = []
+    for what, keep in (("best overall", lambda d, w: True),
+                       ("best with both", lambda d, w: d > 0 and w > 0),
+                       ("best dropout only", lambda d, w: d > 0 and w == 0),
+                       ("best weight decay only", lambda d, w: d == 0 and w > 0),
+                       ("neither", lambda d, w: d == 0 and w == 0)):
+        chosen = best(keep)
+        if chosen is not None:
+            out.append((f"{chosen[0]} ({what})", chosen[1]))
+    return out
 
 
 def _effects(results: Table, d: float, w: float, metric: str) -> dict[str, stats.Summary]:
