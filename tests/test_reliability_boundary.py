@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import pytest
 
 from droplab import precision
-from droplab.config import TrainConfig
+from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays, DataValueError, UnscaledDataWarning, check
 from droplab.train import fit
 
@@ -55,3 +56,24 @@ def test_fit_does_not_warn_twice_about_unscaled_pixels():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check(data, warn=False)
+
+
+def test_a_diverging_run_stops_as_diverged_with_strict_json_on_every_backend(framework, tmp_path):
+    """Item 7 on the real learners: ``--lr 1000`` ends with status "diverged", not "finished",
+    and the non-finite metrics are written as ``null``."""
+    rng = np.random.default_rng(11)
+    x = rng.random((320, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 320)
+    config = TrainConfig(backend=framework.NAME, epochs=6, batch_size=64, precision="float32",
+                         mlp=MLPConfig(lr=1000.0))
+    result = fit(config, Arrays(x[:256], y[:256], x[256:], y[256:]), tmp_path, quiet=True)
+    assert result.status == "diverged"
+    assert not result.final.finite and all(e.finite for e in result.history[:-1])
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["status"] == "diverged" and run["epochs_done"] == len(result.history) < 6
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"metrics.json is not strict JSON: {token}")
+
+    rows = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=refuse)
+    assert None in rows[-1].values()
