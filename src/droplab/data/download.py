@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -104,33 +104,45 @@ def download(file: FileSpec, dest_dir: Path, urls: Sequence[str], *, attempts: i
         DownloadError: every attempt failed; the message lists the last error from each mirror.
         DataError: the destination exists and ``replace`` is false.
     """
+    final = dest_dir / f"{file.name}.gz"
+    # Compressed data is never much larger than the content; anything beyond this is not our file.
+    limit = file.nbytes + file.nbytes // 64 + (1 << 16)
+    return fetch_verified([_url(base, file) for base in urls], final,
+                          lambda part: idx.read(part, file), limit=limit, attempts=attempts, backoff=backoff, timeout=timeout,
+                          progress=progress, replace=replace, desc=file.name)
+
+
+def fetch_verified(urls: Sequence[str], final: Path, verify: Callable[[Path], object], *,
+                   limit: int, attempts: int = 3, backoff: float = 0.5, timeout: float = 30.0,
+                   progress: bool | None = None, replace: bool = False, desc: str = "") -> Path:
+    """Download the first of ``urls`` that answers with content ``verify`` accepts, into ``final``.
+
+    The machinery behind :func:`download`, for any file: rounds over ``urls`` with doubling
+    back-off, the body streamed into a per-process ``.part`` file (at most ``limit`` bytes, with a
+    tqdm bar when ``progress``), ``verify(part)`` (which raises :class:`DataError` to reject it),
+    then an atomic rename. Raises :class:`DownloadError` listing each URL's last error, or
+    :class:`DataError` when ``final`` exists and ``replace`` is false.
+    """
     import http.client
     import urllib.error
 
-    final = dest_dir / f"{file.name}.gz"
     if final.exists() and not replace:
         raise DataError(final, "already exists and was not overwritten")
     if not urls:
         raise DownloadError(final.name, ["no mirror to download from"])
     if progress is None:
         progress = sys.stderr.isatty()
-    # Compressed data is never much larger than the content; anything beyond this is not our file.
-    limit = file.nbytes + file.nbytes // 64 + (1 << 16)
     errors: dict[str, str] = {}
     # One .part per process, so that concurrent downloads (parallel workers) cannot interleave.
-    part = dest_dir / f"{file.name}.gz.{os.getpid()}.part"
+    part = final.parent / f"{final.name}.{os.getpid()}.part"
     for attempt in range(max(1, attempts)):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        for base in urls:
-            url = _url(base, file)
+        for url in urls:
             log.info("downloading %s (attempt %d)", url, attempt + 1)
             try:
-                _fetch(url, part, limit, timeout, progress, file.name)
-                try:
-                    idx.read(part, file)
-                except DataError as e:
-                    raise DataError(url, e.problem) from None
+                _fetch(url, part, limit, timeout, progress, desc or final.name)
+                verify(part)
                 os.replace(part, final)
                 return final
             except DataError as e:
