@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +22,9 @@ from droplab.cli import common
 from droplab.cli.main import main
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
-from droplab.train import checkpoint, fit
+from droplab.train import ResumeError, checkpoint, fit
+
+sys.path.insert(0, str(Path(__file__).parent))  # reliability_learner
 
 
 class Crash(BaseException):
@@ -95,3 +99,19 @@ def test_a_full_disk_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
     expected = (f"droplab: error: {out / 'config.json'}: No space left on device; free some disk "
                 "space or choose another --out")
     assert lines == [expected]
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(tmp_path, monkeypatch):
+    """A checkpoint from another model or an older naming (``W1``) cannot be resumed: one line
+    naming the file and the fix, not the framework's traceback."""
+    import reliability_learner
+
+    reliability_learner.install(monkeypatch)
+    arrays = reliability_learner.tiny_data()
+    fit(TrainConfig(epochs=1), arrays, tmp_path, quiet=True)
+    state, history = checkpoint.load(tmp_path)
+    checkpoint.save(tmp_path, {"W1": state["w"]}, history or [])
+    with pytest.raises(ResumeError, match=(
+            rf"^Cannot resume: {tmp_path / 'checkpoint.npz'} does not fit this model "
+            r"\(KeyError: 'w'\); start the run again in a new --out$")):
+        fit(TrainConfig(epochs=2), arrays, tmp_path, resume=True, quiet=True)

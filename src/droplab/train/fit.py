@@ -98,7 +98,7 @@ def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, r
     state, done = _prepare(out_dir, config, resume) if out_dir is not None else (None, [])
     learner: Learner = backends.get(config.backend).learner(config, data, device=device)
     if state is not None:
-        learner.load_state_dict(state)
+        _restore(learner, state, out_dir)
     setup = time.perf_counter() - t0
 
     label = f"{config.backend}/{config.model}"
@@ -231,6 +231,17 @@ def _prepare(out_dir: Path, config: TrainConfig,
     if done:  # the views may lag the checkpoint (a kill between the writes): rebuild them
         hist.save(done, out_dir)
     return state, done
+
+
+def _restore(learner: Learner, state: dict, out_dir: Path | None) -> None:
+    """Load a checkpoint's parameters, or say in one line why they do not fit this model."""
+    try:
+        learner.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        why = " ".join(str(e).split())[:160]  # one line, whatever the framework's message
+        where = out_dir / checkpoint.NAME if out_dir is not None else checkpoint.NAME
+        raise ResumeError(f"Cannot resume: {where} does not fit this model ({type(e).__name__}: "
+                          f"{why}); start the run again in a new --out") from None
 
 
 def _old_history(out_dir: Path) -> list[Epoch]:
