@@ -21,7 +21,8 @@ from droplab import __version__
 from droplab.cli.errors import UserError
 
 # Subcommand modules; each exposes add_parser(subparsers) (or add_parsers) and sets `func`.
-COMMANDS = ("chapter_cmd", "train_cmd", "data_cmd", "bench_cmd", "experiment_cmd")
+COMMANDS = ("chapter_cmd", "train_cmd", "data_cmd", "bench_cmd", "experiment_cmd",
+            "book_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
