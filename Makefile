@@ -9,6 +9,10 @@ PIP_QUIET ?= -q
 # torch==2.13.0 first: a looser pin lets pip pull a multi-GB CUDA build on CPU-only machines.
 TORCH ?= torch==2.13.0
 
+# The book's sections for `droplab book`, `droplab chapter` and the tests: the project's seed copy of
+# the Dropout section when it is there; elsewhere droplab downloads it (pinned, SHA-256 checked).
+BOOK_SEED := $(wildcard ../shared/seeds/000_6f339ee697f78493.txt)
+export DROPLAB_BOOK_SOURCE ?= $(if $(BOOK_SEED),$(abspath $(BOOK_SEED)))
 MAIN_BACKENDS := numpy,torch,jax,tensorflow
 MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
 
