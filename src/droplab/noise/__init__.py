@@ -10,19 +10,11 @@ False), and has the semantics written once in :mod:`droplab.noise.core`:
 - :func:`alpha_dropout`: SELU-preserving dropout (Klambauer et al., 2017);
 - :func:`dropconnect` / :func:`dropconnect_linear`: dropout on weights (Wan et al., 2013), one mask
   per batch or one per example;
-- :func:`ramped_dropout`: droplab's own method for exercise 7 (below).
+- :func:`ramped_dropout`: droplab's own method for exercise 7 (:mod:`droplab.noise.schedule`).
 
 ``NOISES`` names what ``MLPConfig.noise`` accepts; :func:`inject`, :func:`linear`,
-:func:`mlp_forward` and :func:`rate` are what a learner calls.
-
-Exercise 7, droplab's method: **ramped dropout**. The rate rises linearly from 0 in the first epoch
-to the target ``p`` at half the training budget, then stays at ``p``. Dropout pays its cost (a
-noisier gradient, a smaller effective network) from the first step, but its benefit, less
-overfitting, matters only once the network starts to memorise the training set; at a fixed budget,
-fitting first should buy accuracy that the later noise keeps. E[h'] = h at every rate, so
-evaluation is unchanged. It is per epoch and linear (curriculum dropout, Morerio et al., 2017,
-ramps per step), so a resumed run repeats the same rates. Experiment ``noise-injection`` measures
-whether it beats standard dropout at the same final rate.
+:func:`mlp_forward` and :func:`rate` (the per-epoch schedule, :mod:`droplab.noise.schedule`) are
+what a learner calls. To add a noise, see :mod:`droplab.noise.core`.
 """
 
 from __future__ import annotations
@@ -35,7 +27,9 @@ from types import ModuleType
 from typing import Any
 
 from droplab import backends
-from droplab.noise.core import ACTIVATION_NOISES, NOISES, WEIGHT_NOISES, Noise, rate
+from droplab.noise._args import ACTIVATION_NOISES, NOISES, WEIGHT_NOISES
+from droplab.noise.core import Noise
+from droplab.noise.schedule import rate
 
 
 def ops(name: str) -> ModuleType:

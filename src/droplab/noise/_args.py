@@ -1,8 +1,4 @@
-"""Argument checks and constants shared by every backend's noise functions.
-
-Each backend checks its arguments here, so a mistake gives the same one-line message whatever
-framework holds the array.
-"""
+"""The noise family's names, constants and argument checks: one message whatever the framework."""
 
 from __future__ import annotations
 
@@ -13,29 +9,17 @@ from typing import Any
 
 from droplab import _checks
 
+# Noises that act on activations (after each hidden ReLU), and on weights (inside the next layer).
+ACTIVATION_NOISES = ("dropout", "gaussian_dropout", "gaussian_noise", "alpha_dropout",
+                     "ramped_dropout")
+WEIGHT_NOISES = ("dropconnect", "dropconnect_example")
+NOISES = ACTIVATION_NOISES + WEIGHT_NOISES
+
 # SELU's constants (Klambauer et al., 2017): alpha' = -scale * alpha is the value SELU saturates to,
 # and the value alpha dropout sets dropped units to, so that dropping keeps SELU's fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA
-
-# Ramped dropout reaches its full rate after this fraction of the training budget.
-RAMP_FRACTION = 0.5
-
-
-def rate(p: Any, name: str = "p") -> float:
-    """A drop probability in [0, 1]."""
-    return _checks.probability(p, name)
-
-
-def open_rate(p: Any, name: str = "p") -> float:
-    """A drop probability in [0, 1): for noises whose variance p / (1 - p) must be finite."""
-    return _checks.open_probability(p, name)
-
-
-def sigma(value: Any, name: str = "sigma") -> float:
-    """A standard deviation: a finite number >= 0."""
-    return _checks.non_negative(value, name)
 
 
 def flag(value: Any, name: str) -> bool:
@@ -45,24 +29,13 @@ def flag(value: Any, name: str) -> bool:
     return value
 
 
-def progress(value: Any) -> float:
-    """The fraction of the training budget done, in [0, 1]."""
-    return _checks.probability(value, "progress")
-
-
 def alpha_affine(p: float) -> tuple[float, float]:
     """(a, b) such that ``a * (x * keep + alpha' * drop) + b`` keeps zero mean and unit variance.
 
     From Klambauer et al. (2017), eq. 13: a = ((1-p)(1 + p alpha'^2))^(-1/2), b = -a alpha' p.
     """
-    q = 1.0 - p
-    a = 1.0 / math.sqrt(q * (1.0 + p * ALPHA_PRIME**2))
+    a = 1.0 / math.sqrt((1.0 - p) * (1.0 + p * ALPHA_PRIME**2))
     return a, -a * ALPHA_PRIME * p
-
-
-def ramp(p: float, progress_: float) -> float:
-    """The rate ramped dropout uses at ``progress_`` (0 at the start, ``p`` from RAMP_FRACTION on)."""
-    return p * min(1.0, progress_ / RAMP_FRACTION)
 
 
 def mask_shape(shape: tuple[int, ...], noise_shape: Sequence[Any] | None,
@@ -78,33 +51,28 @@ def mask_shape(shape: tuple[int, ...], noise_shape: Sequence[Any] | None,
     >>> mask_shape((32, 10, 8), None, (0,))
     (1, 10, 8)
     """
-    ndim = len(shape)
-    out = list(shape)
+    ndim, out = len(shape), list(shape)
     if noise_shape is not None:
         expected = f"a sequence of {ndim} entries, each None, 1 or the input's size {tuple(shape)}"
         if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, Sequence):
             raise TypeError(_checks.invalid("noise_shape", expected, noise_shape))
-        if len(noise_shape) != ndim:
+        if len(noise_shape) != ndim or not all(
+                n is None or (_integer(n) and n in (1, s)) for n, s in zip(noise_shape, shape)):
             raise ValueError(_checks.invalid("noise_shape", expected, tuple(noise_shape)))
-        for i, (n, s) in enumerate(zip(noise_shape, shape)):
-            if n is None:
-                continue
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in (1, s):
-                raise ValueError(_checks.invalid("noise_shape", expected, tuple(noise_shape)))
-            out[i] = int(n)
+        out = [s if n is None else int(n) for n, s in zip(noise_shape, shape)]
     expected = f"a sequence of distinct dimensions in [-{ndim}, {ndim})"
     if isinstance(broadcast_dims, (str, bytes)) or not isinstance(broadcast_dims, Sequence):
         raise TypeError(_checks.invalid("broadcast_dims", expected, broadcast_dims))
-    seen: set[int] = set()
-    for d in broadcast_dims:
-        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or not -ndim <= d < ndim:
-            raise ValueError(_checks.invalid("broadcast_dims", expected, tuple(broadcast_dims)))
-        d = int(d) % ndim
-        if d in seen:
-            raise ValueError(_checks.invalid("broadcast_dims", expected, tuple(broadcast_dims)))
-        seen.add(d)
+    dims = [int(d) % ndim for d in broadcast_dims if _integer(d) and -ndim <= d < ndim]
+    if len(dims) != len(broadcast_dims) or len(set(dims)) != len(dims):
+        raise ValueError(_checks.invalid("broadcast_dims", expected, tuple(broadcast_dims)))
+    for d in dims:
         out[d] = 1
     return tuple(out)
+
+
+def _integer(n: Any) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
 
 class Shape:

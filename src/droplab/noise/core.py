@@ -1,60 +1,43 @@
 """The noise family's semantics, written once over a small table of per-backend primitives.
 
-Every backend module in this package (``numpy``, ``torch``, ``jax``, ``tensorflow``, ``mxnet``)
+Every backend module of this package (``numpy``, ``torch``, ``jax``, ``tensorflow``, ``mxnet``)
 defines only what differs between frameworks, as Keras layers call ``backend.random.*``:
 
-==================  ==========================================================================
-``floating(X)``     ``X`` as a native array of a floating dtype (integers become floats)
-``source(seed, X)`` an object whose ``uniform(shape)`` / ``normal(shape)`` draw fresh values on
-                    ``X``'s device, from an explicit seed, generator or key (``None``: fresh)
-``zeros_like(X)``   zeros shaped like ``X`` (differentiable where the framework cares)
-``keep_scale``      ``(X, keep, scale)``: ``X`` with dropped entries zeroed, survivors scaled
-``select``          ``(keep, X, value)``: ``X`` where ``keep``, else the constant ``value``
-``cast(a, X)``      ``a`` in ``X``'s dtype
-``affine(X, W, b)`` ``X @ W + b`` (``b`` may be None)
-``rectify(X)``      max(X, 0)
-``per_example``     ``(x, W, keep)``: row ``n`` of ``x`` times ``W`` masked by ``keep[n]``
-``concat``          ``(parts, n_out, W)``: the rows of ``parts`` stacked (an empty batch too)
-``traced(p)``       whether ``p`` is a traced value (JAX under ``jit``: no range checks or
-                    shortcuts; ``inverse_keep(p)`` then gives 1/(1-p) safely)
-``CHUNK``           mask elements per per-example DropConnect chunk (None: the whole batch)
-==================  ==========================================================================
+====================  ========================================================================
+``floating(X)``       ``X`` as a native array of a floating dtype (integers become floats)
+``source(seed, X)``   ``draw(kind, shape)``: fresh ``"uniform"`` [0, 1) or ``"normal"`` values on
+                      ``X``'s device, from an int seed, a generator or key, or ``None`` (fresh)
+``where(c, X, v)``    ``X`` where ``c``, else the number ``v`` (differentiable in ``X``)
+``zeros_like(X)``     zeros shaped like ``X``
+``cast(a, X)``        ``a`` in ``X``'s dtype
+``affine(X, W, b)``   ``X @ W + b`` (``b`` may be None)
+``rectify(X)``        max(X, 0)
+``concat(parts)``     arrays stacked along their first dimension
+``traced(p)``         whether a rate is a traced value (JAX under ``jit``): it is then neither
+                      range-checked nor used for the p == 0 / p == 1 shortcuts
+``CHUNK``             mask elements per per-example DropConnect chunk (None: the whole batch)
+====================  ========================================================================
 
-:class:`Noise` binds one such module into the family's functions; each backend module exports
-them (``dropout = FAMILY.dropout``, ...), so ``droplab.noise.torch.dropout`` and
-``droplab.noise.dropout`` (which dispatches on the array) behave the same everywhere.
+A backend module ends with ``__getattr__ = exports(__name__)``: ``droplab.noise.torch.dropout``
+is then :meth:`Noise.dropout` over PyTorch's primitives, and ``droplab.noise.dropout`` (which
+dispatches on the array) behaves the same everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 from droplab import _checks
-from droplab.noise import _args
+from droplab.noise import _args, schedule
+from droplab.noise._args import NOISES, WEIGHT_NOISES
 
-# Noises that act on activations (after each hidden ReLU), and on weights (inside the next layer).
-ACTIVATION_NOISES = ("dropout", "gaussian_dropout", "gaussian_noise", "alpha_dropout",
-                     "ramped_dropout")
-WEIGHT_NOISES = ("dropconnect", "dropconnect_example")
-NOISES = ACTIVATION_NOISES + WEIGHT_NOISES
-
-
-def rate(name: str, p: float, *, epoch: int, epochs: int) -> float:
-    """The rate noise ``name`` uses during ``epoch`` (0-based) of an ``epochs``-epoch run: ``p``,
-    except ``ramped_dropout``'s, which rises linearly from 0 to ``p`` at half the budget.
-    Evaluation and MC dropout use ``p`` itself.
-
-    >>> [round(rate("ramped_dropout", 0.5, epoch=e, epochs=10), 2) for e in range(7)]
-    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.5]
-    """
-    _checks.one_of(name, "noise", NOISES)
-    p = _args.rate(p)
-    epochs = _checks.positive_int(epochs, "epochs")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch:
-        raise TypeError(_checks.invalid("epoch", "an integer >= 0", epoch))
-    return p if name != "ramped_dropout" else _args.ramp(p, min(1.0, epoch / epochs))
+# What each backend module exports, in the order of the family.
+FUNCTIONS = ("dropout", "gaussian_dropout", "gaussian_noise", "alpha_dropout", "ramped_dropout",
+             "dropconnect", "dropconnect_linear", "matmul_bias", "relu", "inject", "linear",
+             "mlp_forward")
 
 
 class Noise:
@@ -70,67 +53,54 @@ class Noise:
                 training: bool = True) -> Any:
         """Dropout whose mask may be shared along some dimensions (Keras ``noise_shape``, Flax
         ``broadcast_dims``): zero with probability ``p``, scale survivors by 1/(1-p)."""
-        B = self.B
-        p = self._rate(p)
-        _args.flag(training, "training")
-        X = B.floating(X)
+        B, p, X = self.B, self._rate(p), self._input(X, training)
         shape = _args.mask_shape(tuple(X.shape), noise_shape, broadcast_dims)
-        traced = B.traced(p)
-        if not training or (not traced and p == 0.0):
+        if not training or self._is(p, 0.0):
             return X
-        if not traced and p == 1.0:
+        if self._is(p, 1.0):
             return B.zeros_like(X)
-        keep = B.source(seed, X).uniform(shape) >= p
-        return B.keep_scale(X, keep, B.inverse_keep(p) if traced else 1.0 / (1.0 - p))
+        keep = B.source(seed, X)("uniform", shape) >= p
+        return B.cast(B.where(keep, X * self._inverse_keep(p), 0.0), X)
 
     def gaussian_dropout(self, X: Any, p: Any, *, seed: Any = None,
                          training: bool = True) -> Any:
         """Multiply each element by an independent N(1, p/(1-p)) draw (Srivastava et al., 2014):
         the variance of Bernoulli dropout's multiplier, so the two match at the same ``p`` < 1."""
-        B = self.B
-        p = self._rate(p, open_=True)
-        _args.flag(training, "training")
-        X = B.floating(X)
-        if not training or (not B.traced(p) and p == 0.0):
+        B, p, X = self.B, self._rate(p, open_=True), self._input(X, training)
+        if not training or self._is(p, 0.0):
             return X
         std = (p / (1.0 - p)) ** 0.5
-        return X * B.cast(1.0 + std * B.source(seed, X).normal(tuple(X.shape)), X)
+        return X * B.cast(1.0 + std * B.source(seed, X)("normal", tuple(X.shape)), X)
 
     def gaussian_noise(self, X: Any, sigma: Any, *, seed: Any = None,
                        training: bool = True) -> Any:
         """Add independent N(0, sigma^2) noise to each element (Keras ``GaussianNoise``)."""
         B = self.B
-        sigma = sigma if B.traced(sigma) else _args.sigma(sigma)
-        _args.flag(training, "training")
-        X = B.floating(X)
-        if not training or (not B.traced(sigma) and sigma == 0.0):
+        sigma = sigma if B.traced(sigma) else _checks.non_negative(sigma, "sigma")
+        X = self._input(X, training)
+        if not training or self._is(sigma, 0.0):
             return X
-        return X + B.cast(sigma * B.source(seed, X).normal(tuple(X.shape)), X)
+        return X + B.cast(sigma * B.source(seed, X)("normal", tuple(X.shape)), X)
 
     def alpha_dropout(self, X: Any, p: float, *, seed: Any = None, training: bool = True) -> Any:
         """Alpha dropout (Klambauer et al., 2017) for SELU networks: dropped elements become
         SELU's saturation value, then ``a * x + b`` keeps zero mean and unit variance.
         ``p == 1`` gives zeros, as PyTorch does. ``p`` must be concrete."""
-        B = self.B
-        p = _args.rate(p)
-        _args.flag(training, "training")
-        X = B.floating(X)
+        B, p, X = self.B, _checks.probability(p), self._input(X, training)
         if not training or p == 0.0:
             return X
         if p == 1.0:
             return B.zeros_like(X)
         a, b = _args.alpha_affine(p)
-        keep = B.source(seed, X).uniform(tuple(X.shape)) >= p
-        return B.cast(a * B.select(keep, X, _args.ALPHA_PRIME) + b, X)
+        keep = B.source(seed, X)("uniform", tuple(X.shape)) >= p
+        return B.cast(a * B.where(keep, X, _args.ALPHA_PRIME) + b, X)
 
     def ramped_dropout(self, X: Any, p: float, *, progress: float, seed: Any = None,
                        training: bool = True) -> Any:
         """droplab's method for exercise 7: dropout whose rate ramps from 0 to ``p`` over the
         first half of training (``progress``: the fraction of the budget done, in [0, 1]); see
-        :mod:`droplab.noise` for the reasoning."""
-        p = _args.rate(p)
-        return self.dropout(X, _args.ramp(p, _args.progress(progress)), seed=seed,
-                            training=training)
+        :mod:`droplab.noise.schedule` for the reasoning."""
+        return self.dropout(X, schedule.ramp(p, progress), seed=seed, training=training)
 
     # -- weight noises ------------------------------------------------------------------------
 
@@ -144,27 +114,23 @@ class Noise:
         """``X @ W + b`` with DropConnect on ``W`` (in, out; from PyTorch's or Gluon's (out, in)
         weights pass ``W.T``); the bias is never dropped. ``per_example`` draws an independent
         mask for every example, as Wan et al. do (time and memory grow with batch*in*out)."""
-        B = self.B
-        p = self._rate(p)
+        B, p = self.B, self._rate(p)
         per_example = _args.flag(per_example, "per_example")
-        _args.flag(training, "training")
-        X, W = B.floating(X), B.floating(W)
+        X, W = self._input(X, training), B.floating(W)
         _args.linear_shapes(tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape))
-        traced = B.traced(p)
-        if not training or not per_example or (not traced and p == 0.0):
-            return B.affine(X, self.dropconnect(W, p, seed=seed, training=training), b)
-        if not traced and p == 1.0:
-            return B.affine(X, B.zeros_like(W), b)
-        source = B.source(seed, W)
         n, (n_in, n_out) = int(X.shape[0]), tuple(W.shape)
+        if not training or not per_example or n == 0 or self._is(p, 0.0):
+            return B.affine(X, self.dropconnect(W, p, seed=seed, training=training), b)
+        if self._is(p, 1.0):
+            return B.affine(X, B.zeros_like(W), b)
+        draw = B.source(seed, W)
         step = n if B.CHUNK is None else max(1, B.CHUNK // max(1, n_in * n_out))
-        scale = B.inverse_keep(p) if traced else 1.0 / (1.0 - p)
-        parts = []
-        for start in range(0, n, max(step, 1)):
+        scale, parts = self._inverse_keep(p), []
+        for start in range(0, n, step):  # one (chunk, in, out) mask, one (1, in) @ (in, out) each
             x = X[start:start + step]
-            keep = source.uniform((int(x.shape[0]), n_in, n_out)) >= p  # (chunk, in, out)
-            parts.append(B.per_example(x, W, keep) * scale)
-        out = B.cast(B.concat(parts, n_out, W), W)
+            keep = draw("uniform", (int(x.shape[0]), n_in, n_out)) >= p
+            parts.append((x[:, None, :] @ B.where(keep, W, 0.0))[:, 0, :] * scale)
+        out = B.cast(parts[0] if len(parts) == 1 else B.concat(parts), W)
         return out if b is None else out + b
 
     # -- what a learner calls ------------------------------------------------------------------
@@ -225,23 +191,36 @@ class Noise:
         logits = self.linear(d2, W3, b3, name, p2, seed=seed, training=training)
         return {"h1": h1, "h1_dropped": d1, "h2": h2, "h2_dropped": d2, "logits": logits}
 
+    # -- the shared steps ---------------------------------------------------------------------
+
     def _rate(self, p: Any, *, open_: bool = False) -> Any:
+        """``p`` checked in [0, 1] ([0, 1) if ``open_``), or as it is when traced."""
         if self.B.traced(p):
             return p
-        return _args.open_rate(p) if open_ else _args.rate(p)
+        return _checks.open_probability(p, "p") if open_ else _checks.probability(p)
 
-    def functions(self) -> tuple[Any, ...]:
-        """The family's functions, in the order a backend module unpacks them::
+    def _input(self, X: Any, training: Any) -> Any:
+        """``training`` checked, then ``X`` as a floating array."""
+        _args.flag(training, "training")
+        return self.B.floating(X)
 
-            (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout,
-             dropconnect, dropconnect_linear, matmul_bias, relu, inject, linear,
-             mlp_forward) = Noise(sys.modules[__name__]).functions()
-        """
-        return (self.dropout, self.gaussian_dropout, self.gaussian_noise, self.alpha_dropout,
-                self.ramped_dropout, self.dropconnect, self.dropconnect_linear, self.matmul_bias,
-                self.relu, self.inject, self.linear, self.mlp_forward)
+    def _inverse_keep(self, p: Any) -> Any:
+        """1 / (1 - p), the survivors' scale. A traced p == 1 keeps nothing: the clamp keeps the
+        scale and its gradient finite."""
+        return 1.0 / (1.0 - (self.B.where(p < 1.0, p, 0.0) if self.B.traced(p) else p))
+
+    def _is(self, value: Any, constant: float) -> bool:
+        """Whether a concrete rate equals ``constant`` (never for a traced one)."""
+        return not self.B.traced(value) and value == constant
 
 
-def never_traced(p: Any) -> bool:
-    """``traced`` for backends without tracing: nothing is ever traced."""
-    return False
+def exports(module: str) -> Callable[[str], Any]:
+    """The ``__getattr__`` of backend module ``module``: the family over its primitives."""
+    family = Noise(sys.modules[module])
+
+    def attribute(name: str) -> Any:
+        if name not in FUNCTIONS:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return getattr(family, name)
+
+    return attribute

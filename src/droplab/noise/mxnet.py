@@ -10,48 +10,35 @@ From a Gluon ``Dense`` (weight (out, in)) pass ``weight.data().T`` to DropConnec
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from droplab.backends.mxnet._framework import mnp
 from droplab.backends.numpy import rng
-from droplab.noise.core import Noise, never_traced
+from droplab.noise.core import exports
 
 NAME = "mxnet"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk
 
 
-class _Draws:
-    """Uniform and normal draws on ``like``'s context, from NumPy (seeded) or MXNet (fresh)."""
+def source(seed: Any, like: Any) -> Callable[[str, tuple[int, ...]], Any]:
+    gen = None if seed is None else rng(seed)
+    dtype = np.float64 if like.dtype == np.float64 else np.float32
 
-    def __init__(self, seed: Any, like: Any) -> None:
-        self.gen = None if seed is None else rng(seed)
-        self.ctx = like.ctx
-        self.dtype = np.float64 if like.dtype == np.float64 else np.float32
-
-    def uniform(self, shape: Sequence[int]) -> Any:
+    def draw(kind: str, shape: tuple[int, ...]) -> Any:
         shape = tuple(int(n) for n in shape)
-        if self.gen is None:
-            return mnp.random.uniform(0.0, 1.0, size=shape, dtype=self.dtype, ctx=self.ctx)
-        return mnp.array(self.gen.random(shape), dtype=self.dtype, ctx=self.ctx)
+        if gen is None:
+            return getattr(mnp.random, kind)(0.0, 1.0, size=shape, dtype=dtype, ctx=like.ctx)
+        values = gen.random(shape) if kind == "uniform" else gen.standard_normal(shape)
+        return mnp.array(values, dtype=dtype, ctx=like.ctx)
 
-    def normal(self, shape: Sequence[int]) -> Any:
-        shape = tuple(int(n) for n in shape)
-        if self.gen is None:
-            return mnp.random.normal(0.0, 1.0, size=shape, dtype=self.dtype, ctx=self.ctx)
-        return mnp.array(self.gen.standard_normal(shape), dtype=self.dtype, ctx=self.ctx)
-
-
-def source(seed: Any, like: Any) -> _Draws:
-    return _Draws(seed, like)
+    return draw
 
 
 def floating(X: Any) -> Any:
-    if not isinstance(X, mnp.ndarray):
-        X = mnp.array(X)
+    X = X if isinstance(X, mnp.ndarray) else mnp.array(X)
     return X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float32)
 
 
@@ -59,13 +46,10 @@ def zeros_like(X: Any) -> Any:
     return X * 0  # keeps the graph under autograd
 
 
-def keep_scale(X: Any, keep: Any, scale: float) -> Any:
-    return X * (keep.astype(X.dtype) * scale)
-
-
-def select(keep: Any, X: Any, value: float) -> Any:
-    kept = keep.astype(X.dtype)  # arithmetic, so autograd sees it
-    return X * kept + value * (1 - kept)
+def where(keep: Any, X: Any, value: float) -> Any:
+    # Arithmetic, not mnp.where: MXNet 1.9 gives mnp.where(keep, X, scalar) a wrong gradient.
+    kept = keep.astype(X.dtype)
+    return X * kept if value == 0.0 else X * kept + value * (1 - kept)
 
 
 def cast(a: Any, like: Any) -> Any:
@@ -73,26 +57,19 @@ def cast(a: Any, like: Any) -> Any:
 
 
 def affine(X: Any, W: Any, b: Any) -> Any:
-    out = mnp.dot(X, W)
-    return out if b is None else out + b
+    return mnp.dot(X, W) if b is None else mnp.dot(X, W) + b
 
 
 def rectify(X: Any) -> Any:
     return mnp.maximum(X, 0)
 
 
-def per_example(x: Any, W: Any, keep: Any) -> Any:
-    # A batched (1, in) @ (in, out) product per example: faster than MXNet's einsum with its
-    # backward, same values.
-    return mnp.matmul(mnp.expand_dims(x, 1), W * keep.astype(W.dtype))[:, 0, :]
+def traced(p: Any) -> bool:
+    return False
 
 
-def concat(parts: list[Any], n_out: int, like: Any) -> Any:
-    return mnp.concatenate(parts, axis=0) if parts else mnp.zeros((0, n_out), dtype=like.dtype)
+def concat(parts: list[Any]) -> Any:
+    return mnp.concatenate(parts, axis=0)
 
 
-traced = never_traced
-
-(dropout, gaussian_dropout, gaussian_noise, alpha_dropout, ramped_dropout, dropconnect,
- dropconnect_linear, matmul_bias, relu, inject, linear,
- mlp_forward) = Noise(sys.modules[__name__]).functions()
+__getattr__ = exports(__name__)
