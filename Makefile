@@ -14,7 +14,7 @@ TORCH ?= torch==2.13.0
 BOOK_SEED := $(wildcard ../shared/seeds/000_6f339ee697f78493.txt)
 export DROPLAB_BOOK_SOURCE ?= $(if $(BOOK_SEED),$(abspath $(BOOK_SEED)))
 MAIN_BACKENDS := numpy,torch,jax,tensorflow
-MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
+MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py tests/test_notebook.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
 
 .PHONY: demo test test-main test-mxnet env data bench lint clean
 
@@ -45,7 +45,7 @@ $(VENV)/.installed: pyproject.toml
 $(MXVENV)/.installed: pyproject.toml
 	test -x $(MXVENV)/bin/python || $(PYTHON) -m venv $(MXVENV)
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --upgrade pip
-	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "scipy>=1.9" "pytest>=7"
+	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "scipy>=1.9" "pytest>=7" nbclient nbformat ipykernel
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
 	touch $@
 

@@ -22,7 +22,7 @@ from droplab import mxnet as d2l
 from droplab.backends.mxnet._framework import autograd, gluon, mnp, mx
 
 pytestmark = pytest.mark.mxnet
-LINE = re.compile(r"^(\w+) epoch (\d+)/(\d+): train_loss ([\d.]+)  val_loss ([\d.]+)  "
+LINE = re.compile(r"^(\w+) epoch (\d+)/(\d+): train_loss ([\d.]+), val_loss ([\d.]+), "
                   r"val_acc ([\d.]+)")
 HPARAMS = {"num_outputs": 10, "num_hiddens_1": 256, "num_hiddens_2": 256,
            "dropout_1": 0.5, "dropout_2": 0.5, "lr": 0.1}

@@ -12,11 +12,11 @@ torch = pytest.importorskip("torch")
 
 from droplab import backends
 from droplab.backends.lanes import lanes
-from droplab.backends.torch import fused
 from droplab.backends.torch.bits import scale_for
-from droplab.backends.torch.fused_mlp import FusedMixedMLP
-from droplab.backends.torch.mask_stream import MaskStream
-from droplab.backends.torch.mixed import FlatMixedMLP
+from droplab.backends.torch.fast import fused
+from droplab.backends.torch.fast.fused_mlp import FusedMixedMLP
+from droplab.backends.torch.fast.mask_stream import MaskStream
+from droplab.backends.torch.fast.mixed import FlatMixedMLP
 from droplab.config import TrainConfig
 
 tb = backends.get("torch")
@@ -37,15 +37,16 @@ def _stream(shape: tuple[int, int], p: float, dtype: torch.dtype, expand: bool) 
 
 # p = 0.5, 0.25 / 0.75 (1- and 2-bit lanes), 0.0625 (4), 3 / 256 (8), 0.1 and 0.3 (16-bit lanes);
 # shapes with tails that are not a multiple of the kernels' 8-wide vectors.
-@pytest.mark.parametrize("p", [0.5, 0.25, 0.75, 0.0625, 3 / 256, 0.1, 0.3])
+@pytest.mark.parametrize(("p", "width"), [(0.5, 1), (0.25, 2), (0.75, 2), (0.0625, 4),
+                                          (3 / 256, 8), (0.1, 16), (0.3, 16)])
 @pytest.mark.parametrize("shape", [(256, 256), (7, 13)])
-def test_relu_drop_equals_relu_then_the_stream_multipliers(kernels, p, shape):
+def test_relu_drop_equals_relu_then_the_stream_multipliers(kernels, p, width, shape):
     dt = kernels.dtype
     Z = torch.randn(shape, generator=torch.Generator().manual_seed(1)).to(dt)
     expected = _stream(shape, p, dt, True)(Z.clone().relu_(), p)[0]
     bits = _stream(shape, p, dt, False).lanes(Z, p)
     got = kernels.relu_drop(Z.clone(), bits, p, scale_for(p, dt))
-    assert lanes(p)[0] in (1, 2, 4, 8, 16)
+    assert lanes(p)[0] == width  # each lane width of the kernel is exercised
     assert torch.equal(got, expected)
 
 
@@ -141,10 +142,10 @@ def tiny(fashion_tiny):
 
 def test_the_mixed_scratch_learner_runs_the_fused_step(tiny):
     mixed = TrainConfig(backend="torch", precision="mixed_bfloat16")
-    assert isinstance(tb.learner(mixed, tiny).manual, FusedMixedMLP)
+    assert isinstance(tb.learner(mixed, tiny).step.model, FusedMixedMLP)
     concise = TrainConfig(backend="torch", model="concise", precision="mixed_bfloat16")
-    assert type(tb.learner(concise, tiny).manual) is FlatMixedMLP
-    assert not isinstance(tb.learner(TrainConfig(backend="torch"), tiny).manual, FusedMixedMLP)
+    assert type(tb.learner(concise, tiny).step.model) is FlatMixedMLP
+    assert not isinstance(tb.learner(TrainConfig(backend="torch"), tiny).step.model, FusedMixedMLP)
 
 
 def test_the_fused_step_trains_like_the_flat_one(tiny, monkeypatch):
@@ -154,7 +155,7 @@ def test_the_fused_step_trains_like_the_flat_one(tiny, monkeypatch):
     fused_run = tb.learner(cfg, tiny)
     monkeypatch.setattr(fused, "load", lambda dtype: None)
     flat_run = tb.learner(cfg, tiny)
-    assert type(flat_run.manual) is FlatMixedMLP
+    assert type(flat_run.step.model) is FlatMixedMLP
     for epoch in range(2):
         assert fused_run.train_epoch(epoch) == pytest.approx(flat_run.train_epoch(epoch),
                                                              rel=1e-3)
@@ -183,9 +184,7 @@ def test_without_the_kernels_the_learner_keeps_pytorch_ops(tiny, tmp_path, monke
     assert fused.load(torch.bfloat16) is None
     assert "no C compiler found" in (fused.why_not or "")
     learner = tb.learner(TrainConfig(backend="torch", precision="mixed_bfloat16"), tiny)
-    assert type(learner.manual) is FlatMixedMLP
-    monkeypatch.setenv("DROPLAB_GATED", "0")
-    assert fused.load(torch.bfloat16) is None and fused.why_not == "DROPLAB_GATED=0"
+    assert type(learner.step.model) is FlatMixedMLP
 
 
 def _tol(dt: torch.dtype) -> dict:
@@ -229,7 +228,7 @@ def test_a_layer_the_output_kernels_do_not_take_trains_through_gemms(fashion_tin
     mlp = MLPConfig(num_hiddens_1=96, num_hiddens_2=100)
     cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", mlp=mlp)
     learner = tb.learner(cfg, fashion_tiny)
-    assert isinstance(learner.manual, FusedMixedMLP) and not learner.manual._fused_output
+    assert isinstance(learner.step.model, FusedMixedMLP) and not learner.step.model._fused_output
     assert np.isfinite(learner.train_epoch(0))
 
 
@@ -287,7 +286,7 @@ def test_the_mixed_learner_runs_gated_products_and_trains_like_the_dense_one(tin
     cfg = TrainConfig(backend="torch", precision="mixed_bfloat16", batch_size=200)
     runs = [tb.TorchLearner(cfg, tiny, products=p) for p in ("gated", "dense")]
     assert [r.products for r in runs] == ["gated", "dense"]
-    assert runs[0].manual.gated and not runs[1].manual.gated
+    assert runs[0].step.model.gated and not runs[1].step.model.gated
     for epoch in range(2):
         a, b = runs[0].train_epoch(epoch), runs[1].train_epoch(epoch)
         assert a == pytest.approx(b, rel=2e-3)

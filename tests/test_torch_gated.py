@@ -4,6 +4,7 @@ trains like the dense step), and absent cleanly where no compiler works."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,9 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from droplab import backends
-from droplab.backends.torch import gated
-from droplab.backends.torch.gated_mlp import GatedMLP
-from droplab.backends.torch.manual import ManualMLP, scratch_drop
+from droplab.backends.torch.fast import gated
+from droplab.backends.torch.fast.manual import ManualMLP, scratch_drop
+from droplab.backends.torch.fast.products import Dense, Gated
 from droplab.backends.torch.model import init_params
 from droplab.config import MLPConfig, TrainConfig
 from droplab.train import fit
@@ -74,11 +75,12 @@ def test_results_do_not_depend_on_the_thread_count(kernels):
 
 
 def test_bad_operands_get_a_precise_error(kernels):
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match=r"^Invalid value for `B`: expected shape \(3, 3\), "
+                       r"received B.shape=\(4, 3\)$"):
         kernels.mm(torch.ones(4, 3), torch.ones(4, 3), torch.empty(4, 3))
-    with pytest.raises(ValueError, match="float32 on the CPU"):
+    with pytest.raises(ValueError, match="^Invalid value for `A`: expected a float32 CPU tensor"):
         kernels.mm(torch.ones(4, 3, dtype=torch.float64), torch.ones(3, 2), torch.empty(4, 2))
-    with pytest.raises(ValueError, match="contiguous rows"):
+    with pytest.raises(ValueError, match="^Invalid value for `B`: expected contiguous rows"):
         kernels.mm(torch.ones(4, 3), torch.ones(2, 3).t(), torch.empty(4, 2))
 
 
@@ -88,9 +90,9 @@ def test_gated_step_equals_the_dense_step(kernels):
     X = torch.rand(200, 784) * (torch.rand(200, 784) < 0.5)
     y = torch.randint(0, 10, (200,))
     states = []
-    for cls in (ManualMLP, GatedMLP):
+    for products in (Dense(), Gated(kernels, (mlp.num_hiddens_1, mlp.num_hiddens_2), 256)):
         params = init_params(mlp, 784, 0, "cpu")
-        step = cls(params, mlp, 256, kernels) if cls is GatedMLP else cls(params, mlp, 256)
+        step = ManualMLP(params, mlp, 256, products=products)
         total = torch.zeros(())
         for _ in range(3):
             step.step(X, y, scratch_drop(torch.Generator().manual_seed(5)), total)
@@ -109,7 +111,7 @@ def test_the_learner_picks_gated_products_where_they_apply(tiny, kernels):
     cfg = TrainConfig(backend="torch")
     assert tb.learner(cfg, tiny).products == "gated"
     assert tb.TorchLearner(cfg, tiny, products="dense").products == "dense"
-    assert tb.TorchLearner(cfg, tiny, engine="autograd").products == "dense"
+    assert tb.learner(dataclasses.replace(cfg, kernels="off"), tiny).products == "dense"
     # Mixed precision: the scratch model's step runs the fused library's bfloat16 gated products
     # where the CPU has AVX512_BF16 (tests/test_torch_fused.py); the concise model's, none.
     mixed = TrainConfig(backend="torch", model="concise", precision="mixed_bfloat16")
@@ -150,11 +152,6 @@ def test_a_broken_compiler_is_reported_not_raised(tmp_path, monkeypatch):
     assert gated.load() is None
     assert "could not compile droplab's gated kernels" in (gated.why_not or "")
     assert "no luck" in (gated.why_not or "")
-
-
-def test_the_switch_turns_them_off(monkeypatch):
-    monkeypatch.setenv("DROPLAB_GATED", "0")
-    assert gated.load() is None and gated.why_not == "DROPLAB_GATED=0"
 
 
 def test_a_build_is_cached_and_reused(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from droplab.backends.torch.manual import scratch_drop
-from droplab.backends.torch.mask_stream import MaskStream
+from droplab.backends.torch.fast.manual import scratch_drop
+from droplab.backends.torch.fast.mask_stream import MaskStream
 
 # Rates of every lane kind: 1-bit (0.5), 2-bit (0.25), 4-bit (0.125), 8-bit (3/256), 16-bit
 # (0.3), no draw (0, 1), and a 16-bit rate so close to 1 that it drops everything unseeded.

@@ -39,10 +39,11 @@ import jax.numpy as jnp
 
 from droplab.backends.jax.book_key import BookKey, get_key
 from droplab.backends.jax.d2l_data import ArrayLoader, DataModule, FashionMNIST
-from droplab.backends.jax.d2l_module import Classifier, Module, TrainState
+from droplab.backends.jax.d2l_module import SGD, Classifier, Module, TrainState
 from droplab.backends.jax.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
 from droplab.compat.env import seed as _env_seed
+from droplab.compat.notebook import use_svg_display
 
 SEED = _env_seed()
 
@@ -97,6 +98,35 @@ concat = jnp.concatenate
 stack = jnp.stack
 size = jnp.size
 
-__all__ = ["SEED", "ArrayLoader", "BookKey", "Classifier", "DataModule", "FashionMNIST",
-           "HyperParameters", "Module", "ProgressBoard", "TrainState", "Trainer", "add_to_class",
-           "astype", "cpu", "get_key", "gpu", "num_gpus", "numpy", "reshape", "to"]
+__all__ = [
+    "SEED",
+    "SGD",
+    "ArrayLoader",
+    "BookKey",
+    "Classifier",
+    "DataModule",
+    "FashionMNIST",
+    "HyperParameters",
+    "Module",
+    "ProgressBoard",
+    "TrainState",
+    "Trainer",
+    "add_to_class",
+    "astype",
+    "cpu",
+    "get_key",
+    "gpu",
+    "num_gpus",
+    "numpy",
+    "reshape",
+    "to",
+    "use_svg_display",
+]
+
+
+# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
+# this module, outside __all__).
+from droplab.compat import aliases, plotting
+
+aliases.export(globals(), "jax")  # names this module defines itself are kept
+plotting.export(globals())

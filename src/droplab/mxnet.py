@@ -35,10 +35,11 @@ from typing import Any
 
 from droplab.backends.mxnet._framework import mnp, mx, npx, seed_mxnet
 from droplab.backends.mxnet.d2l_data import ArrayLoader, DataModule, FashionMNIST
-from droplab.backends.mxnet.d2l_module import Classifier, Module
+from droplab.backends.mxnet.d2l_module import SGD, Classifier, Module
 from droplab.backends.mxnet.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
 from droplab.compat import env as d2l_env
+from droplab.compat.notebook import use_svg_display
 
 SEED = d2l_env.seed_or_fresh()
 seed_mxnet(SEED)
@@ -73,6 +74,31 @@ def numpy(x: Any) -> Any:
     return x.asnumpy()
 
 
-__all__ = ["SEED", "ArrayLoader", "Classifier", "DataModule", "FashionMNIST", "HyperParameters",
-           "Module", "ProgressBoard", "Trainer", "add_to_class", "astype", "cpu", "gpu",
-           "npx", "num_gpus", "numpy"]
+__all__ = [
+    "SEED",
+    "SGD",
+    "ArrayLoader",
+    "Classifier",
+    "DataModule",
+    "FashionMNIST",
+    "HyperParameters",
+    "Module",
+    "ProgressBoard",
+    "Trainer",
+    "add_to_class",
+    "astype",
+    "cpu",
+    "gpu",
+    "npx",
+    "num_gpus",
+    "numpy",
+    "use_svg_display",
+]
+
+
+# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
+# this module, outside __all__).
+from droplab.compat import aliases, plotting
+
+aliases.export(globals(), "mxnet")  # names this module defines itself are kept
+plotting.export(globals())

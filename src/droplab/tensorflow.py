@@ -32,10 +32,11 @@ from __future__ import annotations
 
 from droplab.backends.tensorflow import tf  # quiets TensorFlow's C++ logging first
 from droplab.backends.tensorflow.d2l_data import DataModule, FashionMNIST, TensorLoader
-from droplab.backends.tensorflow.d2l_module import Classifier, Module, numpy
+from droplab.backends.tensorflow.d2l_module import SGD, Classifier, Module, numpy
 from droplab.backends.tensorflow.d2l_trainer import Trainer
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
 from droplab.compat import env as d2l_env
+from droplab.compat.notebook import use_svg_display
 
 SEED = d2l_env.seed()
 if SEED is not None:
@@ -70,6 +71,28 @@ def num_gpus() -> int:
     return len(tf.config.experimental.list_physical_devices("GPU"))
 
 
-__all__ = ["SEED", "Classifier", "DataModule", "FashionMNIST", "HyperParameters", "Module",
-           "ProgressBoard", "TensorLoader", "Trainer", "add_to_class", "cpu", "num_gpus",
-           "numpy"]
+__all__ = [
+    "SEED",
+    "SGD",
+    "Classifier",
+    "DataModule",
+    "FashionMNIST",
+    "HyperParameters",
+    "Module",
+    "ProgressBoard",
+    "TensorLoader",
+    "Trainer",
+    "add_to_class",
+    "cpu",
+    "num_gpus",
+    "numpy",
+    "use_svg_display",
+]
+
+
+# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
+# this module, outside __all__).
+from droplab.compat import aliases, plotting
+
+aliases.export(globals(), "tensorflow")  # names this module defines itself are kept
+plotting.export(globals())

@@ -32,10 +32,11 @@ from __future__ import annotations
 import torch
 
 from droplab.backends.torch.d2l_data import DataModule, FashionMNIST, TensorLoader
-from droplab.backends.torch.d2l_module import Classifier, Module
+from droplab.backends.torch.d2l_module import SGD, Classifier, Module
 from droplab.backends.torch.d2l_trainer import Trainer, gpu, gpu_count
 from droplab.compat import HyperParameters, ProgressBoard, add_to_class
 from droplab.compat.env import seed as _env_seed
+from droplab.compat.notebook import use_svg_display
 
 SEED = _env_seed()
 if SEED is not None:
@@ -74,6 +75,30 @@ def try_gpu(i: int = 0) -> torch.device:
     return gpu(i) if gpu_count() >= i + 1 else cpu()
 
 
-__all__ = ["SEED", "Classifier", "DataModule", "FashionMNIST", "HyperParameters", "Module",
-           "ProgressBoard", "TensorLoader", "Trainer", "add_to_class", "cpu", "gpu", "num_gpus",
-           "numpy", "try_gpu"]
+__all__ = [
+    "SEED",
+    "SGD",
+    "Classifier",
+    "DataModule",
+    "FashionMNIST",
+    "HyperParameters",
+    "Module",
+    "ProgressBoard",
+    "TensorLoader",
+    "Trainer",
+    "add_to_class",
+    "cpu",
+    "gpu",
+    "num_gpus",
+    "numpy",
+    "try_gpu",
+    "use_svg_display",
+]
+
+
+# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
+# this module, outside __all__).
+from droplab.compat import aliases, plotting
+
+aliases.export(globals(), "torch")  # names this module defines itself are kept
+plotting.export(globals())

@@ -138,3 +138,11 @@ def table(framework: str) -> dict[str, Any]:
     out = {name: resolve(f"{namespace}.{name}") for name in _SAME_NAME if name not in entries}
     out |= {alias: build(alias, target) for alias, target in entries.items()}
     return out
+
+
+def export(namespace: dict[str, Any], framework: str) -> list[str]:
+    """Add ``framework``'s aliases to a d2l module's ``namespace`` (names the module already
+    defines are kept) and return the names added, for its ``__all__``."""
+    added = {name: value for name, value in table(framework).items() if name not in namespace}
+    namespace.update(added)
+    return list(added)

@@ -1,8 +1,9 @@
-"""``d2l.ProgressBoard`` that writes its figure to files instead of a notebook.
+"""``d2l.ProgressBoard``: the book's live figure of train loss, val loss and val accuracy.
 
-The book draws train loss, val loss and val accuracy live in a notebook. Scripts have no notebook, so
-the board keeps the points and :meth:`save` writes PNG and SVG (by default into ``$DROPLAB_PLOTS`` or
-``./plots``), after every epoch, so an interrupted run still leaves its figure.
+The trainers call :meth:`ProgressBoard.save` once per epoch. In a notebook the board then redraws
+inline, in place, as the book's does (:mod:`droplab.compat.notebook`); in scripts and terminals
+(or with ``$DROPLAB_PLOTS`` set) it writes PNG and SVG (into ``$DROPLAB_PLOTS`` or ``./plots``), so
+an interrupted run still leaves its figure.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from droplab.compat import notebook
 from droplab.compat.hyperparameters import HyperParameters
 
 
@@ -28,6 +30,7 @@ class ProgressBoard(HyperParameters):
         self.raw: OrderedDict[str, list[tuple[float, float]]] = OrderedDict()
         self.data: OrderedDict[str, list[tuple[float, float]]] = OrderedDict()
         self.title: str | None = None
+        self.live = notebook.LiveFigure()
 
     def draw(self, x: float, y: Any, label: str, every_n: int = 1) -> None:
         """Add a point; every ``every_n`` raw points become one plotted point (their mean)."""
@@ -41,14 +44,33 @@ class ProgressBoard(HyperParameters):
         raw.clear()
 
     def save(self, path: str | os.PathLike[str] | None = None) -> list[Path]:
-        """Write the figure as PNG and SVG; return the paths written."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
+        """Redraw the board inline in a notebook (returns []), else write it as PNG and SVG
+        (returns the paths written)."""
         import matplotlib.pyplot as plt
 
+        fig = self.figure()
+        if notebook.live():
+            self.live.show(fig)
+            plt.close(fig)
+            return []
         base = Path(path) if path is not None else default_plot_dir() / "board"
         base.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        for suffix in (".png", ".svg"):
+            out = base.with_suffix(suffix)
+            fig.savefig(out, dpi=150)
+            written.append(out)
+        plt.close(fig)
+        return written
+
+    def figure(self) -> Any:
+        """The board as a matplotlib figure (the caller closes it)."""
+        import matplotlib
+
+        if not notebook.in_kernel():
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=self.figsize)
         for (label, points), ls, color in zip(self.data.items(), self.ls * 4, self.colors * 4):
             if points:
@@ -68,13 +90,7 @@ class ProgressBoard(HyperParameters):
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        written = []
-        for suffix in (".png", ".svg"):
-            out = base.with_suffix(suffix)
-            fig.savefig(out, dpi=150)
-            written.append(out)
-        plt.close(fig)
-        return written
+        return fig
 
 
 def default_plot_dir() -> Path:

@@ -1,13 +1,18 @@
 """droplab's compiled kernels: C sources built once per machine, cached, loaded by the backends.
 
 * ``gated.c``: the gated products (a matrix product over its left operand's nonzeros), with
-  OpenMP loops for PyTorch (:mod:`droplab.backends.torch.gated`, through ctypes);
+  OpenMP loops for PyTorch (:mod:`droplab.backends.torch.fast.gated`, through ctypes);
 * ``gated_xla.cc``: the same kernels as an XLA FFI custom call for JAX on the CPU
   (:mod:`droplab.backends.jax.gated`), run on XLA's own intra-op thread pool;
 * ``fused.c``: the elementwise passes of PyTorch's hand-written step (ReLU and dropout, softmax
   and loss, gradient gates and bias sums, SGD and the bfloat16 cast), one pass each, and
   ``gated_bf16.c``, the gated products in bfloat16 (AVX512_BF16), built into one library
-  (:mod:`droplab.backends.torch.fused`).
+  (:mod:`droplab.backends.torch.fast.fused`).
+
+Each entry point that Python calls checks its sizes, strides and labels first and returns -1 with
+a message in droplab's error template (``errors.h``), which the loaders raise as ValueError: the
+kernels trust no caller. Constants shared with Python (the output kernels' most outputs) are
+defined in C once and read through a function.
 
 :func:`build` compiles with the system's compiler (``$CC``/``cc``, ``$CXX``/``c++``) into droplab's
 user cache (``$XDG_CACHE_HOME/droplab/kernels``), keyed by the sources, the flags, the compiler
@@ -27,38 +32,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from droplab import _checks
 from droplab.data.sources import cache_root
 
 HERE = Path(__file__).parent
-SWITCH = "DROPLAB_GATED"  # set to 0: the backends use their dense products, nothing is built
-PRODUCTS = ("auto", "gated", "dense")  # a learner's ``products`` argument
-
-
-def wanted(products: str, usable: bool, where: str) -> bool:
-    """Whether a learner should try the gated kernels for its ``products`` argument.
-
-    ``usable``: whether its step can run them (``where`` says when it can, for the message).
-    "gated" where they cannot run raises ValueError; "dense", or "auto" where they cannot run,
-    is False.
-    """
-    _checks.one_of(products, "products", PRODUCTS)
-    if products == "gated" and not usable:
-        raise ValueError(_checks.invalid("products", f"'auto' or 'dense' unless {where}",
-                                         products))
-    return usable and products != "dense"
-
-
-def missing(products: str, why: str | None) -> None:
-    """For a learner that wanted the kernels and could not load them: "gated" raises
-    RuntimeError with ``why``; "auto" falls back to the dense products (returns)."""
-    if products == "gated":
-        raise RuntimeError(f"products='gated': {why}")
-
-
-def disabled() -> bool:
-    """Whether the user turned the compiled kernels off (``DROPLAB_GATED=0``)."""
-    return os.environ.get(SWITCH, "1") == "0"
+HEADER = HERE / "errors.h"  # included by every C source: how a kernel refuses an argument
 
 
 class BuildError(RuntimeError):
@@ -67,10 +44,8 @@ class BuildError(RuntimeError):
 
 def built(cache: dict[str, Any], make: Callable[[], Path]) -> tuple[Path | None, str | None]:
     """The library ``make`` builds, built at most once per ``cache`` (a loader module's dict):
-    ``(path, None)``, or ``(None, why)`` where the switch is off or the build failed (a failure
-    is remembered: no second attempt in this process)."""
-    if disabled():
-        return None, f"{SWITCH}=0"
+    ``(path, None)``, or ``(None, why)`` where the build failed (a failure is remembered: no
+    second attempt in this process)."""
     if "path" not in cache:
         try:
             cache["path"], cache["why"] = make(), None

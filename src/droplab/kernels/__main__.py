@@ -9,14 +9,14 @@ from droplab import backends
 
 def main() -> None:
     if backends.installed("torch"):
-        from droplab.backends.torch import gated as torch_gated
+        from droplab.backends.torch.fast import gated as torch_gated
 
         k = torch_gated.load()
         print(f"torch gated kernels: {k.path}" if k else
               f"torch gated kernels unavailable ({torch_gated.why_not}): dense products")
         import torch
 
-        from droplab.backends.torch import fused as torch_fused
+        from droplab.backends.torch.fast import fused as torch_fused
 
         f = torch_fused.load(torch.bfloat16)
         print(f"torch fused kernels: {f.path} (bfloat16 gated products: "

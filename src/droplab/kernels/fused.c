@@ -30,7 +30,33 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "errors.h"
+
+DROPLAB_ERROR_GETTER(fused_error)
+
+/* The output layer kernels' most outputs (logits, out_back); Python reads it (fused_out_max). */
+#define OUT_MAX 16
+int fused_out_max(void) { return OUT_MAX; }
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The lanes of relu_drop: width b in 1, 2, 4, 8, 16 bits, threshold 0 <= t <= 2^b, and enough
+ * bytes for n lanes. */
+static int check_lanes(int64_t n, int64_t bits_bytes, int b, int t) {
+    if (n < 0) return droplab_invalid("Z", "a tensor", "Z with %lld elements", (long long)n);
+    if (b != 1 && b != 2 && b != 4 && b != 8 && b != 16)
+        return droplab_invalid("bits", "lanes of 1, 2, 4, 8 or 16 bits", "b=%d", b);
+    if (t < 0 || t > (1 << b))
+        return droplab_invalid("bits", "a threshold in [0, 2**b]", "t=%d with b=%d", t, b);
+    if (bits_bytes < (n * b + 7) / 8)
+        return droplab_invalid("bits", "at least one lane per element of Z",
+                               "%lld bytes for %lld elements of %d bits", (long long)bits_bytes,
+                               (long long)n, b);
+    return 0;
+}
 
 typedef float vf __attribute__((vector_size(32), aligned(4)));
 typedef uint32_t vu __attribute__((vector_size(32), aligned(4)));
@@ -77,7 +103,9 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
 /* ---- relu_drop: Z (n elements, in place) <- relu(Z) * (lane kept ? scale : 0) ---------------- */
 
 #define RELU_DROP(T, SUF, LOAD8, STORE8, TOF, FROMF)                                              \
-    void relu_drop_##SUF(int64_t n, T *z, const uint8_t *bits, int b, int t, float scale) {      \
+    int relu_drop_##SUF(int64_t n, T *z, const uint8_t *bits, int64_t bits_bytes, int b, int t, \
+                        float scale) {                                                          \
+        DROPLAB_TRY(check_lanes(n, bits_bytes, b, t));                                           \
         int64_t items = (n + CHUNK - 1) / CHUNK;                                                 \
         _Pragma("omp parallel for schedule(static)")                                             \
         for (int64_t w = 0; w < items; w++) {                                                    \
@@ -97,17 +125,20 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
                 z[i] = FROMF(x > 0.0f && keep_lane(bits, i, b, t) ? x * scale : 0.0f);           \
             }                                                                                    \
         }                                                                                        \
+        return 0;                                                                                \
     }
 
 /* ---- relu: Z <- relu(Z) (a layer without dropout) ------------------------------------------- */
 
 #define RELU(T, SUF, TOF, FROMF)                                                                  \
-    void relu_##SUF(int64_t n, T *z) {                                                           \
+    int relu_##SUF(int64_t n, T *z) {                                                            \
+        if (n < 0) return droplab_invalid("Z", "a tensor", "Z with %lld elements", (long long)n); \
         _Pragma("omp parallel for schedule(static)")                                             \
         for (int64_t i = 0; i < n; i++) {                                                        \
             float x = TOF(z[i]);                                                                 \
             z[i] = FROMF(x > 0.0f ? x : 0.0f);                                                   \
         }                                                                                        \
+        return 0;                                                                                \
     }
 
 /* ---- softmax_xent ------------------------------------------------------------------------------
@@ -116,10 +147,20 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
  * bias_beta * bias + bias_alpha * sum_b g (of the rounded values, summed in float32). */
 
 #define SOFTMAX_XENT(T, SUF, TOF, FROMF)                                                          \
-    void softmax_xent_##SUF(int B, int C, const T *z, const int64_t *y, T *g, float *loss,     \
-                            T *bias, float bias_beta, float bias_alpha) {                       \
+    int softmax_xent_##SUF(int B, int C, int64_t ldz, const T *z, int64_t ny, const int64_t *y, \
+                           int64_t g_rows, int64_t g_cols, int64_t ldg, T *g, float *loss,     \
+                           int64_t nbias, T *bias, float bias_beta, float bias_alpha) {        \
+        if (B < 0 || C < 1)                                                                      \
+            return droplab_invalid("Z", "a (batch, classes) tensor with classes >= 1",           \
+                                   "Z.shape=(%d, %d)", B, C);                                    \
+        DROPLAB_TRY(droplab_shape("Z", B, C, ldz, B, C, 0));                                     \
+        DROPLAB_TRY(droplab_length("labels", ny, B));                                            \
+        DROPLAB_TRY(droplab_shape("G", g_rows, g_cols, ldg, B, C, 0));                           \
+        if (bias) DROPLAB_TRY(droplab_length("bias", nbias, C));                                 \
+        DROPLAB_TRY(droplab_labels("labels", y, B, C));                                          \
+        float *sums = malloc(2 * (size_t)C * sizeof(float)), *ex = sums + C;                     \
+        if (!sums) return droplab_invalid("Z", "classes that fit in memory", "C=%d", C);        \
         double total = 0.0;                                                                      \
-        float sums[C], ex[C];                                                                    \
         for (int c = 0; c < C; c++) sums[c] = 0.0f;                                              \
         for (int b = 0; b < B; b++) {                                                            \
             const T *zb = z + (int64_t)b * C;                                                    \
@@ -142,14 +183,21 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
             for (int c = 0; c < C; c++)                                                          \
                 bias[c] = FROMF(bias_beta == 0.0f ? bias_alpha * sums[c]                         \
                                 : bias_beta * TOF(bias[c]) + bias_alpha * sums[c]);              \
+        free(sums);                                                                              \
+        return 0;                                                                                \
     }
 
 /* ---- gate: E (B, H) <- (D > 0 ? E * g : 0); bias (H,) <- bias_beta * bias + bias_alpha * sum_b E
  * (bias_beta 0: bias's old values are ignored). */
 
 #define GATE(T, SUF, LOAD8, STORE8, TOF, FROMF, RND8)                                             \
-    void gate_##SUF(int B, int H, T *e, const T *d, float g, T *bias, float bias_beta,          \
-                    float bias_alpha) {                                                         \
+    int gate_##SUF(int B, int H, int64_t lde, T *e, int64_t d_rows, int64_t d_cols, int64_t ldd, \
+                   const T *d, float g, int64_t nbias, T *bias, float bias_beta,               \
+                   float bias_alpha) {                                                         \
+        if (B < 0 || H < 0) return droplab_invalid("E", "a 2-D tensor", "E.shape=(%d, %d)", B, H); \
+        DROPLAB_TRY(droplab_shape("E", B, H, lde, B, H, 0));                                     \
+        DROPLAB_TRY(droplab_shape("D", d_rows, d_cols, ldd, B, H, 0));                           \
+        if (bias) DROPLAB_TRY(droplab_length("bias", nbias, H));                                 \
         int chunks = (H + 63) / 64;                                                              \
         _Pragma("omp parallel for schedule(static)")                                             \
         for (int w = 0; w < chunks; w++) {                                                       \
@@ -187,6 +235,7 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
                     bias[j0 + j] = FROMF(bias_beta == 0.0f ? bias_alpha * acc[j]                 \
                                          : bias_beta * TOF(bias[j0 + j]) + bias_alpha * acc[j]); \
         }                                                                                        \
+        return 0;                                                                                \
     }
 
 /* ---- the output layer (C outputs, a few: 10): two passes instead of three tiny GEMMs ---------
@@ -196,18 +245,27 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
  *   e (B, H) <- gate(T(G @ w), d, g), i.e. T(T(G @ w) * g) where d > 0, else 0 (as `gate`);
  *   ebias (H,) <- sum_b e;  gw (C, H) <- T(sum_b G[b, c] * d[b, :]).
  * Column chunks of 64 split over threads; every sum runs over b in order. */
-#define OUT_MAX 16
-
 #define OUTPUT(T, SUF, LOAD8, STORE8, TOF, FROMF, RND8)                                           \
-    int logits_##SUF(int B, int H, int C, const T *d, const T *w, const T *bias, float alpha,   \
-                     T *z) {                                                                    \
-        if (C > OUT_MAX || H % 8) return -1;                                                     \
+    int logits_##SUF(int B, int H, int64_t ldd, const T *d, int64_t C, int64_t w_cols,          \
+                     int64_t ldw, const T *w, int64_t nbias, const T *bias, float alpha,        \
+                     int64_t z_rows, int64_t z_cols, int64_t ldz, T *z) {                       \
+        if (B < 0 || H < 8 || H % 8)                                                             \
+            return droplab_invalid("D", "a (batch, hidden) tensor with hidden a multiple of 8",  \
+                                   "D.shape=(%d, %d)", B, H);                                    \
+        DROPLAB_TRY(droplab_shape("D", B, H, ldd, B, H, 0));                                     \
+        if (C < 1 || C > OUT_MAX)                                                                \
+            return droplab_invalid("W", "1 to " STR(OUT_MAX) " output rows",                       \
+                                   "W.shape=(%lld, %lld)", (long long)C, (long long)w_cols);     \
+        DROPLAB_TRY(droplab_shape("W", C, w_cols, ldw, C, H, 0));                                \
+        DROPLAB_TRY(droplab_length("bias", nbias, C));                                           \
+        DROPLAB_TRY(droplab_shape("out", z_rows, z_cols, ldz, B, C, 0));                         \
+        /* w in float32, zero rows up to OUT_MAX: a fixed count of sums stays in registers */    \
+        float *wf = malloc((size_t)OUT_MAX * (size_t)H * sizeof(float));                         \
+        if (!wf) return droplab_invalid("D", "a width that fits in memory", "H=%d", H);         \
+        for (int64_t i = 0; i < (int64_t)OUT_MAX * H; i++)                                       \
+            wf[i] = i < (int64_t)C * H ? TOF(w[i]) : 0.0f;                                       \
         _Pragma("omp parallel")                                                                  \
         {                                                                                        \
-            /* w in float32, zero rows up to OUT_MAX: a fixed count of sums stays in registers */ \
-            float wf[OUT_MAX * H] __attribute__((aligned(32)));                                  \
-            for (int64_t i = 0; i < (int64_t)OUT_MAX * H; i++)                                   \
-                wf[i] = i < (int64_t)C * H ? TOF(w[i]) : 0.0f;                                   \
             _Pragma("omp for schedule(static)")                                                  \
             for (int b = 0; b < B; b++) {                                                        \
                 const T *db = d + (int64_t)b * H;                                                \
@@ -225,12 +283,27 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
                 }                                                                                \
             }                                                                                    \
         }                                                                                        \
+        free(wf);                                                                                \
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
-    int out_back_##SUF(int B, int H, int C, const T *G, const T *w, const T *d, float g, T *e,  \
-                       T *ebias, T *gw) {                                                       \
-        if (C > OUT_MAX || H % 64) return -1;                                                    \
+    int out_back_##SUF(int B, int C, int64_t ldG, const T *G, int64_t w_rows, int64_t H,        \
+                       int64_t ldw, const T *w, int64_t d_rows, int64_t d_cols, int64_t ldd,    \
+                       const T *d, float g, int64_t e_rows, int64_t e_cols, int64_t lde, T *e, \
+                       int64_t nebias, T *ebias, int64_t gw_rows, int64_t gw_cols, int64_t ldgw, \
+                       T *gw) {                                                                 \
+        if (B < 0 || C < 1 || C > OUT_MAX)                                                       \
+            return droplab_invalid("G", "a (batch, outputs) tensor with 1 to " STR(OUT_MAX) \
+                                   " outputs", "G.shape=(%d, %d)", B, C);                       \
+        DROPLAB_TRY(droplab_shape("G", B, C, ldG, B, C, 0));                                     \
+        if (H < 64 || H % 64)                                                                    \
+            return droplab_invalid("W", "a hidden width that is a multiple of 64",              \
+                                   "W.shape=(%lld, %lld)", (long long)w_rows, (long long)H);     \
+        DROPLAB_TRY(droplab_shape("W", w_rows, H, ldw, C, H, 0));                                \
+        DROPLAB_TRY(droplab_shape("D", d_rows, d_cols, ldd, B, H, 0));                           \
+        DROPLAB_TRY(droplab_shape("E", e_rows, e_cols, lde, B, H, 0));                           \
+        if (ebias) DROPLAB_TRY(droplab_length("E_bias", nebias, H));                             \
+        DROPLAB_TRY(droplab_shape("gW", gw_rows, gw_cols, ldgw, C, H, 0));                       \
         int chunks = H / 64;                                                                     \
         _Pragma("omp parallel for schedule(static)")                                             \
         for (int q = 0; q < chunks; q++) {                                                       \
@@ -277,21 +350,62 @@ static const int CHUNK = 4096;  /* elements per OpenMP work item of the flat pas
 
 /* ---- gather_rows: dst[r] = src[idx[r]] (rows of `row_bytes`), ydst[r] = ysrc[idx[r]] -------- */
 
-void gather_rows(int rows, int64_t row_bytes, const uint8_t *src, const int64_t *idx,
-                 uint8_t *dst, const int64_t *ysrc, int64_t *ydst) {
+int gather_rows(int64_t rows, const int64_t *idx, int64_t src_rows, int64_t row_bytes,
+                int64_t src_ld, const uint8_t *src, int64_t dst_rows, int64_t dst_row_bytes,
+                int64_t dst_ld, uint8_t *dst, int64_t ysrc_n, const int64_t *ysrc, int64_t ydst_n,
+                int64_t *ydst) {
+    if (rows < 0 || rows > dst_rows)
+        return droplab_invalid("out", "at least as many rows as indices",
+                               "out with %lld rows for %lld indices", (long long)dst_rows,
+                               (long long)rows);
+    if (dst_row_bytes != row_bytes)
+        return droplab_invalid("out", "rows of the source's width", "%lld bytes a row, not %lld",
+                               (long long)dst_row_bytes, (long long)row_bytes);
+    if (src_ld != row_bytes && src_rows > 1)
+        return droplab_invalid("src", "contiguous rows", "a row stride of %lld bytes for rows of %lld",
+                               (long long)src_ld, (long long)row_bytes);
+    if (dst_ld != row_bytes && dst_rows > 1)
+        return droplab_invalid("out", "contiguous rows", "a row stride of %lld bytes for rows of %lld",
+                               (long long)dst_ld, (long long)row_bytes);
+    if ((ysrc == NULL) != (ydst == NULL))
+        return droplab_invalid("ysrc", "given together with yout", "only one of them");
+    if (ysrc) {
+        DROPLAB_TRY(droplab_length("ysrc", ysrc_n, src_rows));
+        if (ydst_n < rows)
+            return droplab_invalid("yout", "at least as many elements as indices",
+                                   "yout with %lld elements for %lld indices", (long long)ydst_n,
+                                   (long long)rows);
+    }
+    DROPLAB_TRY(droplab_labels("idx", idx, rows, src_rows));
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         memcpy(dst + (int64_t)r * row_bytes, src + idx[r] * row_bytes, (size_t)row_bytes);
         if (ysrc) ydst[r] = ysrc[idx[r]];
     }
+    return 0;
 }
 
 /* ---- sgd: for each segment s, w[o_s:o_{s+1}] = beta_s * w + alpha_s * grad; low = T(w) ------
  * w: float32 master weights; grad: T; low (may be NULL): the weights rounded to T. */
 
 #define SGD(T, SUF, LOAD8, STORE8, TOF, FROMF)                                                    \
-    void sgd_##SUF(int segments, const int64_t *offsets, const float *beta, const float *alpha,  \
-                   float *w, const T *grad, T *low) {                                           \
+    int sgd_##SUF(int segments, const int64_t *offsets, int64_t noffsets, const float *beta,    \
+                  int64_t nalpha, const float *alpha, int64_t nw, float *w, int64_t ngrad,     \
+                  const T *grad, int64_t nlow, T *low) {                                       \
+        if (segments < 1)                                                                        \
+            return droplab_invalid("beta", "at least one segment", "%d segments", segments);     \
+        DROPLAB_TRY(droplab_length("offsets", noffsets, (int64_t)segments + 1));                 \
+        DROPLAB_TRY(droplab_length("alpha", nalpha, segments));                                  \
+        if (offsets[0] != 0)                                                                     \
+            return droplab_invalid("offsets", "offsets[0]=0", "offsets[0]=%lld",                 \
+                                   (long long)offsets[0]);                                       \
+        for (int s = 0; s < segments; s++)                                                       \
+            if (offsets[s + 1] < offsets[s])                                                     \
+                return droplab_invalid("offsets", "nondecreasing offsets",                       \
+                                       "offsets[%d]=%lld", s + 1, (long long)offsets[s + 1]);    \
+        DROPLAB_TRY(droplab_length("W", nw, offsets[segments]));                                 \
+        DROPLAB_TRY(droplab_length("G", ngrad, nw));                                             \
+        if (low) DROPLAB_TRY(droplab_length("low", nlow, nw));                                   \
         int64_t n = offsets[segments];                                                           \
         int64_t items = (n + CHUNK - 1) / CHUNK;                                                 \
         _Pragma("omp parallel for schedule(static)")                                             \
@@ -313,6 +427,7 @@ void gather_rows(int rows, int64_t row_bytes, const uint8_t *src, const int64_t 
                 }                                                                                \
             }                                                                                    \
         }                                                                                        \
+        return 0;                                                                                \
     }
 
 /* float32 and bfloat16 instances */

@@ -18,6 +18,8 @@
  * term; at 25-30% nonzeros that is about twice as fast as the dense product.
  */
 #include <stdint.h>
+
+#include "errors.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -113,19 +115,47 @@ void gated_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32
     }
 }
 
+DROPLAB_ERROR_GETTER(gated_error)
+
 /* nz_rows_range over all rows, split over OpenMP threads. */
-void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt, int32_t *idx,
+static void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt, int32_t *idx,
              float *val) {
 #pragma omp parallel for schedule(static)
     for (int m = 0; m < M; m++) nz_rows_range(m, m + 1, K, A, rs, cs, cnt, idx, val);
 }
 
 /* The whole product, its work items split over OpenMP threads. */
-void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const float *val,
+static void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const float *val,
               const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, float beta) {
     int blocks = max_threads();
     int items = gated_mm_items(M, N, blocks);
 #pragma omp parallel for schedule(static)
     for (int w = 0; w < items; w++)
         gated_mm_range(w, w + 1, blocks, M, N, K, cnt, idx, val, B, ldb, C, ldc, alpha, beta);
+}
+
+/* The entry point for Python: C = beta * C + alpha * A @ B over A's nonzeros, after checking
+ * every size. A (M x K) any nonnegative strides; B (K x N) and C (M x N) contiguous rows; the
+ * scratch: cnt M ints, idx and val M * K each. (The *_range functions above are gated_xla.cc's,
+ * which checks its operands itself.) Returns 0, or -1 with gated_error() naming the argument. */
+int gated_product(int M, int K, int64_t rs, int64_t cs, const float *A, int64_t b_rows, int N,
+                  int64_t ldb, const float *B, int64_t c_rows, int64_t c_cols, int64_t ldc,
+                  float *C, float alpha, float beta, int64_t ncnt, int32_t *cnt, int64_t nidx,
+                  int32_t *idx, float *val) {
+    if (M < 0 || K < 1 || rs < 0 || cs < 0)
+        return droplab_invalid("A", "a 2-D tensor with nonnegative strides",
+                               "A.shape=(%d, %d), A.stride()=(%lld, %lld)", M, K, (long long)rs,
+                               (long long)cs);
+    if (N < 0) return droplab_invalid("B", "a 2-D tensor", "B with %d columns", N);
+    DROPLAB_TRY(droplab_shape("B", b_rows, N, ldb, K, N, 0));
+    DROPLAB_TRY(droplab_shape("out", c_rows, c_cols, ldc, M, N, 0));
+    if (ncnt < M)
+        return droplab_invalid("cnt", "one count per row of A", "%lld counts for %d rows",
+                               (long long)ncnt, M);
+    if (nidx < (int64_t)M * K)
+        return droplab_invalid("idx", "M * K entries", "%lld entries for (%d, %d)",
+                               (long long)nidx, M, K);
+    nz_rows(M, K, A, rs, cs, cnt, idx, val);
+    gated_mm(M, N, K, cnt, idx, val, B, ldb, C, ldc, alpha, beta);
+    return 0;
 }

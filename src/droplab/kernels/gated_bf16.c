@@ -18,6 +18,8 @@
  */
 #include <stdint.h>
 #include <string.h>
+
+#include "errors.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,6 +30,8 @@
 #else
 #define HAVE_BF16 0
 #endif
+
+DROPLAB_ERROR_GETTER(gated_bf16_error)
 
 int gated_bf16_supported(void) { return HAVE_BF16; }
 
@@ -287,12 +291,32 @@ void gated_bf16_mm_range(int w0, int w1, int blocks, int M, int N, int K, const 
     mm_range(w0, w1, blocks, M, N, K, cnt, idx, val, B, ldb, bias, alpha, c16, c32, beta, ldc);
 }
 
-/* C = alpha * A @ B (+ bias) over A's nonzeros; A (M x K) any strides, B (K x N) rows of stride
- * ldb, C rows of stride ldc: bfloat16 c16, or float32 c32 (beta * c32 + ...). */
-void gated_bf16_mm(int M, int N, int K, const uint16_t *A, int64_t rs, int64_t cs,
-                   const uint16_t *B, int64_t ldb, const uint16_t *bias, float alpha,
-                   uint16_t *c16, float *c32, float beta, int64_t ldc, int32_t *cnt,
-                   int32_t *idx, uint16_t *val) {
+/* C = alpha * A @ B (+ bias) over A's nonzeros; A (M x K) any nonnegative strides, B (K x N)
+ * contiguous rows, C (M x N) contiguous rows: bfloat16 c16, or float32 c32 (beta * c32 + ...);
+ * bias N or NULL; the scratch: cnt M ints, idx and val M * gated_bf16_stride(K) each.
+ * Returns 0, or -1 with gated_bf16_error() saying which argument is wrong. */
+int gated_bf16_mm(int M, int K, int64_t rs, int64_t cs, const uint16_t *A, int64_t b_rows, int N,
+                  int64_t ldb, const uint16_t *B, int64_t nbias, const uint16_t *bias,
+                  float alpha, int64_t c_rows, int64_t c_cols, int64_t ldc, uint16_t *c16,
+                  float *c32, float beta, int64_t ncnt, int32_t *cnt, int64_t nidx, int32_t *idx,
+                  uint16_t *val) {
+    if (M < 0 || K < 1 || rs < 0 || cs < 0)
+        return droplab_invalid("A", "a 2-D tensor with nonnegative strides",
+                               "A.shape=(%d, %d), A.stride()=(%lld, %lld)", M, K, (long long)rs,
+                               (long long)cs);
+    if (N < 0) return droplab_invalid("B", "a 2-D tensor", "B with %d columns", N);
+    DROPLAB_TRY(droplab_shape("B", b_rows, N, ldb, K, N, 0));
+    if ((c16 == NULL) == (c32 == NULL))
+        return droplab_invalid("out", "one output (bfloat16 or float32)", "%s",
+                               c16 ? "two" : "none");
+    DROPLAB_TRY(droplab_shape("out", c_rows, c_cols, ldc, M, N, 0));
+    if (bias) DROPLAB_TRY(droplab_length("bias", nbias, N));
+    if (ncnt < M)
+        return droplab_invalid("cnt", "one count per row of A", "%lld counts for %d rows",
+                               (long long)ncnt, M);
+    if (nidx < (int64_t)M * gated_bf16_stride(K))
+        return droplab_invalid("idx", "M * gated_bf16_stride(K) entries",
+                               "%lld entries for (%d, %d)", (long long)nidx, M, K);
     int blocks = max_threads();
     if (blocks > M) blocks = M;
     if (blocks < 1) blocks = 1;
@@ -320,4 +344,5 @@ void gated_bf16_mm(int M, int N, int K, const uint16_t *A, int64_t rs, int64_t c
             mm_range(w, w + 1, blocks, M, N, K, cnt, idx, val, B, ldb, bias, alpha, c16, c32,
                      beta, ldc);
     }
+    return 0;
 }

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from droplab.compat import notebook
 from droplab.train.history import Epoch
 
 
 def plot_history(history: Sequence[Epoch], base: Path, title: str = "") -> list[Path]:
     """Draw the three curves as the book does (one axes, epochs on x) to ``base``.png and .svg."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(history, title)
+    out = []
+    for suffix in (".png", ".svg"):
+        path = base.with_suffix(suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150)
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def figure(history: Sequence[Epoch], title: str = "") -> Any:
+    """The three curves as a matplotlib figure (the caller closes it)."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if not notebook.in_kernel():
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     epochs = [e.epoch for e in history]
@@ -27,11 +45,4 @@ def plot_history(history: Sequence[Epoch], base: Path, title: str = "") -> list[
     if title:
         ax.set_title(title, fontsize=8)
     fig.tight_layout()
-    out = []
-    for suffix in (".png", ".svg"):
-        path = base.with_suffix(suffix)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-        out.append(path)
-    plt.close(fig)
-    return out
+    return fig

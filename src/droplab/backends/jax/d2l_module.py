@@ -25,7 +25,7 @@ from flax import struct
 from flax.training import train_state
 
 from droplab.backends.jax.book_key import module_rngs
-from droplab.compat import HyperParameters, ProgressBoard
+from droplab.compat import HyperParameters, ProgressBoard, log
 
 
 class TrainState(train_state.TrainState):
@@ -63,29 +63,19 @@ class Module(nn.Module, HyperParameters):
     @nn.nowrap
     def plot(self, key: str, value: Any, train: bool) -> None:
         """Draw a point on the board (values traced inside a compiled step are skipped)."""
-        if isinstance(value, jax.core.Tracer):
-            return
-        assert hasattr(self, "trainer"), "Trainer is not inited"
-        trainer = self.trainer
-        self.board.xlabel = "epoch"
-        if train:
-            x = trainer.train_batch_idx / trainer.num_train_batches
-            n = trainer.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = trainer.epoch + 1
-            n = trainer.num_val_batches / self.plot_valid_per_epoch
-        self.board.draw(x, float(value), ("train_" if train else "val_") + key,
-                        every_n=max(int(n), 1))
+        if not isinstance(value, jax.core.Tracer):
+            log.plot(self, key, value, train)
 
     plot_train_per_epoch = 2
     plot_valid_per_epoch = 1
 
     @nn.nowrap
     def training_step(self, params: Any, batch: Any, state: TrainState) -> Any:
-        l, grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch[:-1], batch[-1],
-                                                               state)
-        self.plot("loss", l[0], train=True)
-        return l, grads
+        # The value is (loss, auxiliary data): models with batch norm return their new stats.
+        value, grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch[:-1],
+                                                                   batch[-1], state)
+        self.plot("loss", value[0], train=True)
+        return value, grads
 
     @nn.nowrap
     def validation_step(self, params: Any, batch: Any, state: TrainState) -> None:
@@ -104,14 +94,6 @@ class Module(nn.Module, HyperParameters):
 
 class Classifier(Module):
     """d2l's classifier: softmax cross-entropy loss, accuracy plotted in validation."""
-
-    @nn.nowrap
-    def training_step(self, params: Any, batch: Any, state: TrainState) -> Any:
-        # The value is (loss, auxiliary data): models with batch norm return their new stats.
-        value, grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch[:-1],
-                                                                   batch[-1], state)
-        self.plot("loss", value[0], train=True)
-        return value, grads
 
     @nn.nowrap
     def validation_step(self, params: Any, batch: Any, state: TrainState) -> None:
@@ -155,3 +137,16 @@ def _accuracy(self: Classifier, params: Any, X: tuple[Any, ...], Y: Any, state: 
 # Flax wraps the methods of a class body, and jitted functions must stay as they are.
 Classifier.loss = _loss  # type: ignore[method-assign, assignment]
 Classifier.accuracy = _accuracy  # type: ignore[attr-defined]
+
+
+class SGD(HyperParameters):
+    """d2l's minibatch SGD as an optax transformation: the update is ``-lr * grad``."""
+
+    def __init__(self, lr: float) -> None:
+        self.save_hyperparameters()
+
+    def init(self, params: Any) -> Any:
+        return optax.EmptyState()
+
+    def update(self, updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        return jax.tree.map(lambda g: -self.lr * g, updates), state

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from droplab import _checks
 from droplab import kernels as _kernels
 from droplab.kernels import BuildError
 
@@ -71,6 +72,7 @@ def build(directory: Path | None = None) -> Path:
          "{tmp}/gated_xla.o"],
     ]
     key = (C_SOURCE.read_bytes() + BF16_SOURCE.read_bytes() + CC_SOURCE.read_bytes() + headers
+           + _kernels.HEADER.read_bytes()
            + f"{cc}|{cxx}".encode())
     return _kernels.build("gated-xla", steps, FLAG_SETS, key, directory)
 
@@ -104,15 +106,24 @@ def library_path() -> Path | None:
     return _state.get("path")
 
 
-def product(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
-    """``a @ b`` (``a.T @ b`` with ``trans_a``) over the nonzeros of ``a``; 2-D float32, CPU."""
+def _operands(a: jax.Array, b: jax.Array, dtype: Any, trans_a: bool) -> tuple[int, int]:
+    """(m, k) of a product's operands, checked before the custom call (which checks again and
+    returns InvalidArgument): 2-D arrays of ``dtype`` whose inner sizes agree. ValueError in
+    droplab's template, naming the argument."""
     for name, x in (("a", a), ("b", b)):
-        if x.ndim != 2 or x.dtype != jnp.float32:
-            raise TypeError(f"gated product: {name} must be a 2-D float32 array, "
-                            f"not {x.ndim}-D {x.dtype}")
+        if x.ndim != 2 or x.dtype != dtype:
+            raise ValueError(_checks.invalid(name, f"a 2-D {jnp.dtype(dtype).name} array",
+                                             f"{x.ndim}-D {x.dtype}, shape {tuple(x.shape)}"))
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
     if b.shape[0] != k:
-        raise ValueError(f"gated product: inner sizes differ ({k} vs {b.shape[0]})")
+        raise ValueError(_checks.invalid("b", f"{k} rows (a's inner size)",
+                                         tuple(b.shape)))
+    return m, k
+
+
+def product(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
+    """``a @ b`` (``a.T @ b`` with ``trans_a``) over the nonzeros of ``a``; 2-D float32, CPU."""
+    m, _ = _operands(a, b, jnp.float32, trans_a)
     out = jax.ShapeDtypeStruct((m, b.shape[1]), jnp.float32)
     return jax.ffi.ffi_call(TARGET, out)(a, b, trans_a=trans_a)
 
@@ -120,13 +131,7 @@ def product(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
 def product_bf16(a: jax.Array, b: jax.Array, *, trans_a: bool = False) -> jax.Array:
     """``a @ b`` (``a.T @ b`` with ``trans_a``) over the nonzeros of ``a``: 2-D bfloat16 operands,
     float32 result (sums in float32, as XLA's and oneDNN's bfloat16 products), CPU."""
-    for name, x in (("a", a), ("b", b)):
-        if x.ndim != 2 or x.dtype != jnp.bfloat16:
-            raise TypeError(f"gated product: {name} must be a 2-D bfloat16 array, "
-                            f"not {x.ndim}-D {x.dtype}")
-    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
-    if b.shape[0] != k:
-        raise ValueError(f"gated product: inner sizes differ ({k} vs {b.shape[0]})")
+    m, _ = _operands(a, b, jnp.bfloat16, trans_a)
     out = jax.ShapeDtypeStruct((m, b.shape[1]), jnp.float32)
     return jax.ffi.ffi_call(TARGET_BF16, out)(a, b, trans_a=trans_a)
 

@@ -2,67 +2,43 @@
 
 The images are read once, scaled to [0, 1] as d2l's ``ToTensor`` does and kept as one MXNet array
 of shape (N, 1, 28, 28); a minibatch is one ``take`` of that array with a slice of the epoch's
-permutation, so a batch costs one operator call instead of a Python loop over examples.
+permutation (:class:`droplab.compat.data.Loader`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from droplab import data as dl_data
 from droplab.backends.mxnet._framework import mnp, mx
-from droplab.compat import HyperParameters
-from droplab.compat import env as d2l_env
+from droplab.compat import data as core
 
 
-class ArrayLoader:
-    """Minibatches of resident MXNet arrays; ``len`` is the number of batches (the last may be
-    partial, as with Gluon's ``DataLoader``). With ``shuffle``, every iteration draws the next
-    epoch's permutation from ``(seed, epoch)`` (:func:`droplab.data.epoch_permutation`)."""
+class ArrayLoader(core.Loader):
+    """Minibatches of resident MXNet arrays. With ``shuffle``, every pass draws the permutation
+    of epoch ``next_epoch()`` from ``seed`` (:func:`droplab.data.epoch_permutation`)."""
 
-    def __init__(self, tensors: tuple[Any, ...], batch_size: int, *, shuffle: bool, seed: int,
+    def __init__(self, tensors: Sequence[Any], batch_size: int, *, shuffle: bool, seed: int,
                  next_epoch: Callable[[], int]) -> None:
-        self.tensors = tensors
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.next_epoch = next_epoch
+        def order(n: int, _pass: int) -> Any:
+            perm = core.permutation(seed, next_epoch(), n)
+            return mnp.array(perm, dtype="int64", ctx=self.tensors[0].ctx)
 
-    def __len__(self) -> int:
-        return (len(self.tensors[0]) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        n, bs = len(self.tensors[0]), self.batch_size
-        if not self.shuffle:
-            for start in range(0, n, bs):
-                yield tuple(t[start:start + bs] for t in self.tensors)
-            return
-        order = dl_data.epoch_permutation(self.seed, self.next_epoch(), n)
-        order_dev = mnp.array(order, dtype="int64", ctx=self.tensors[0].ctx)
-        for start in range(0, n, bs):
-            idx = order_dev[start:start + bs]
-            yield tuple(mnp.take(t, idx, axis=0) for t in self.tensors)
+        super().__init__(tuple(tensors), batch_size, shuffle, order=order,
+                         take=lambda t, idx: mnp.take(t, idx, axis=0))
 
 
-class DataModule(HyperParameters):
-    """d2l's base class for data: ``train_dataloader()`` / ``val_dataloader()`` call
-    ``get_dataloader(train)``."""
+class DataModule(core.DataModule):
+    """d2l's base class of data, batching resident MXNet arrays."""
 
-    def __init__(self, root: str = "../data", num_workers: int = 4) -> None:
-        self.save_hyperparameters()
-
-    def get_dataloader(self, train: bool) -> Any:
-        raise NotImplementedError
-
-    def train_dataloader(self) -> Any:
-        return self.get_dataloader(train=True)
-
-    def val_dataloader(self) -> Any:
-        return self.get_dataloader(train=False)
+    def loader(self, tensors: Sequence[Any], train: bool) -> ArrayLoader:
+        epochs = itertools.count()
+        return ArrayLoader(tensors, self.batch_size, shuffle=train, seed=self.shuffle_seed(),
+                           next_epoch=lambda: next(epochs))
 
 
 class FashionMNIST(DataModule):
@@ -75,7 +51,7 @@ class FashionMNIST(DataModule):
     def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.seed = d2l_env.seed_or_fresh()
+        self.seed = self.shuffle_seed()
         self._epochs = itertools.count()
         self.train = self._load("train")
         self.val = self._load("test")
@@ -89,11 +65,6 @@ class FashionMNIST(DataModule):
                                                width=width).as_np_ndarray()
         return X, mnp.array(labels, dtype="int32")
 
-    def text_labels(self, indices: Any) -> list[str]:
-        """The class names of label indices."""
-        return [dl_data.CLASS_NAMES[int(i)] for i in indices]
-
     def get_dataloader(self, train: bool) -> ArrayLoader:
-        tensors = self.train if train else self.val
-        return ArrayLoader(tensors, self.batch_size, shuffle=train, seed=self.seed,
-                           next_epoch=lambda: next(self._epochs))
+        return ArrayLoader(self.train if train else self.val, self.batch_size, shuffle=train,
+                           seed=self.seed, next_epoch=lambda: next(self._epochs))

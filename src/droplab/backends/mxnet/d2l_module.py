@@ -4,8 +4,8 @@ Dropout's mode is MXNet's: ``autograd.record()`` (which the trainer wraps around
 training mode, so the book's scratch ``forward`` sees ``autograd.is_training()`` and Gluon's
 ``nn.Dropout`` drops; validation runs outside it, in predict mode.
 
-``plot`` keeps the values on the device and draws them when the trainer ends the epoch
-(:meth:`Module.flush_plots`), so a training step never waits for the previous one to read a loss.
+``plot`` keeps the values on the device until the trainer ends the epoch
+(:class:`droplab.compat.log.EpochLog`), so a training step never waits for the last one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from droplab.backends.mxnet._framework import gluon, mnp, mx
 from droplab.compat import HyperParameters, ProgressBoard
+from droplab.compat.module import ClassifierSteps, ModuleSteps
 
 nn = gluon.nn
 
@@ -31,16 +32,6 @@ def _device_value(value: Any) -> Any:
     return float(np.mean(value))
 
 
-def weighted_means(points: list[tuple[str, float, int]]) -> dict[str, float]:
-    """Per label, the mean of the values weighted by their batch's number of examples."""
-    sums: dict[str, list[float]] = {}
-    for label, value, weight in points:
-        acc = sums.setdefault(label, [0.0, 0.0])
-        acc[0] += value * weight
-        acc[1] += weight
-    return {label: s / w for label, (s, w) in sums.items() if w}
-
-
 def to_host(values: list[Any]) -> list[float]:
     """Device scalars (and floats) as floats, with one sync for all of them."""
     arrays = [v for v in values if not isinstance(v, float)]
@@ -48,15 +39,13 @@ def to_host(values: list[Any]) -> list[float]:
     return [v if isinstance(v, float) else next(host) for v in values]
 
 
-class Module(nn.Block, HyperParameters):
+class Module(nn.Block, ModuleSteps, HyperParameters):
     """The base class of the book's models (d2l's ``Module``), a Gluon ``Block``."""
 
     def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.board = ProgressBoard()
-        # (x, device value, label, every_n, batch examples) waiting for the end of the epoch.
-        self._pending: list[tuple[float, Any, str, int, int]] = []
 
     def loss(self, y_hat: Any, y: Any) -> Any:
         raise NotImplementedError
@@ -65,51 +54,36 @@ class Module(nn.Block, HyperParameters):
         assert hasattr(self, "net"), "Neural network is defined"
         return self.net(X)
 
-    def plot(self, key: str, value: Any, train: bool) -> None:
-        """Plot a point in the animation (drawn when the epoch ends)."""
-        assert hasattr(self, "trainer"), "Trainer is not inited"
-        self.board.xlabel = "epoch"
-        trainer = self.trainer
-        if train:
-            x = trainer.train_batch_idx / trainer.num_train_batches
-            n = trainer.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = trainer.epoch + 1
-            n = trainer.num_val_batches / self.plot_valid_per_epoch
-        label = ("train_" if train else "val_") + key
-        self._pending.append((x, _device_value(value), label, max(int(n), 1),
-                              trainer.batch_examples))
+    def plot_value(self, value: Any) -> Any:
+        return _device_value(value)
 
-    def flush_plots(self) -> dict[str, float]:
-        """Draw the pending points on the board; return each label's example-weighted mean."""
-        pending, self._pending = self._pending, []
-        values = to_host([v for _, v, _, _, _ in pending])
-        for (x, _, label, every_n, _), value in zip(pending, values):
-            self.board.draw(x, value, label, every_n=every_n)
-        return weighted_means([(label, value, w)
-                               for (_, _, label, _, w), value in zip(pending, values)])
+    def get_scratch_params(self) -> list[Any]:
+        """The book's scratch parameters: array attributes, and those of sub-``Module``\\ s."""
+        params: list[Any] = []
+        for value in vars(self).values():
+            if isinstance(value, mx.nd.NDArray):
+                params.append(value)
+            elif isinstance(value, Module):
+                params.extend(value.get_scratch_params())
+        return params
 
-    def training_step(self, batch: Any) -> Any:
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", loss, train=True)
-        return loss
-
-    def validation_step(self, batch: Any) -> None:
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", loss, train=False)
+    def parameters(self) -> Any:
+        """Gluon's parameters when the model has any, else the scratch arrays (a list)."""
+        params = self.collect_params()
+        if isinstance(params, gluon.ParameterDict) and len(params.keys()):
+            return params
+        return self.get_scratch_params()
 
     def configure_optimizers(self) -> Any:
-        """Plain SGD on every parameter with learning rate ``self.lr`` (the batch-mean loss's)."""
-        return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})
+        """SGD with learning rate ``self.lr``: :class:`SGD` for scratch arrays, else Gluon's."""
+        params = self.parameters()
+        if isinstance(params, list):
+            return SGD(params, self.lr)
+        return gluon.Trainer(params, "sgd", {"learning_rate": self.lr})
 
 
-class Classifier(Module):
+class Classifier(ClassifierSteps, Module):
     """d2l's ``Classifier``: cross-entropy loss, accuracy, and both plotted in validation."""
-
-    def validation_step(self, batch: Any) -> None:
-        Y_hat = self(*batch[:-1])
-        self.plot("loss", self.loss(Y_hat, batch[-1]), train=False)
-        self.plot("acc", self.accuracy(Y_hat, batch[-1]), train=False)
 
     def accuracy(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
         """The fraction (or, unaveraged, the indicator) of correct predictions."""
@@ -125,3 +99,15 @@ class Classifier(Module):
         fn = gluon.loss.SoftmaxCrossEntropyLoss()
         loss = fn(Y_hat, Y)
         return loss.mean() if averaged else loss
+
+
+class SGD(HyperParameters):
+    """d2l's minibatch SGD for scratch arrays: ``param -= lr * param.grad`` (``step(batch)``
+    takes Gluon's argument and ignores it, as the loss is already a batch mean)."""
+
+    def __init__(self, params: list[Any], lr: float) -> None:
+        self.save_hyperparameters()
+
+    def step(self, _: Any = None) -> None:
+        for param in self.params:
+            param -= self.lr * param.grad

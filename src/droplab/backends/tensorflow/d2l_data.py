@@ -1,87 +1,44 @@
-"""d2l's ``DataModule`` and ``FashionMNIST`` without ``tf.data``: resident tensors, gathered batches.
+"""d2l's ``DataModule`` and ``FashionMNIST`` for TensorFlow, without ``tf.data``.
 
-d2l builds a ``tf.data`` pipeline that converts, shuffles and batches on every epoch. Here the
-images are converted once into one tensor, and :class:`TensorLoader` yields batches by indexing it
-with the epoch's permutation (:func:`droplab.data.epoch_permutation`), so the batches are the same
-tensors d2l yields -- images (batch, 28, 28, 1) float32 in [0, 1], labels (batch,) int32.
+The images are converted once into one tensor and batches are gathered from it with the epoch's
+permutation (:class:`droplab.compat.data.Loader`), so the batches are the tensors d2l yields --
+images (batch, 28, 28, 1) float32 in [0, 1], labels (batch,) int32.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from droplab import data as droplab_data
-from droplab.compat import HyperParameters
-from droplab.compat import env as d2l_env
+from droplab.compat import data as core
 
 Batch = tuple[tf.Tensor, ...]
 
 
-class TensorLoader:
-    """Batches of resident tensors, reshuffled on every pass when ``shuffle`` (last one partial)."""
+class TensorLoader(core.Loader):
+    """Batches of resident tensors, reshuffled on every pass when ``shuffle``; the compiled
+    training step gathers them itself from :meth:`index_batches`."""
 
     def __init__(self, tensors: Sequence[Any], batch_size: int, shuffle: bool, seed: int,
                  transform: Callable[[Batch], Batch] | None = None) -> None:
-        self.tensors = tuple(tf.convert_to_tensor(t) for t in tensors)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.transform = transform
-        self.n = int(self.tensors[0].shape[0])
-        self._passes = 0  # shuffled passes so far: the epoch number of the next permutation
+        super().__init__(tuple(tf.convert_to_tensor(t) for t in tensors), batch_size, shuffle,
+                         order=lambda n, k: tf.constant(core.permutation(seed, k, n)),
+                         take=lambda t, idx: tf.gather(t, idx), transform=transform)
 
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
-
-    def __iter__(self) -> Iterator[Batch]:
-        for idx in self.index_batches():
-            batch = tuple(tf.gather(t, idx) for t in self.tensors)
-            yield self.transform(batch) if self.transform else batch
-
-    def index_batches(self) -> list[tf.Tensor]:
-        """The example indices of each batch of the next pass (one split op for all of them)."""
-        if self.shuffle:
-            perm = droplab_data.epoch_permutation(self.seed, self._passes, self.n)
-            order = tf.constant(perm.astype("int32"))
-            self._passes += 1
-        else:
-            order = tf.range(self.n, dtype=tf.int32)
-        full, rest = divmod(self.n, self.batch_size)
-        if not self.n:
-            return []
-        return tf.split(order, [self.batch_size] * full + ([rest] if rest else []))
+    def index_batches(self) -> list[Any]:
+        """Every batch as a tensor of example indices (slices become ranges)."""
+        return [tf.range(i.start, min(i.stop, self.n)) if isinstance(i, slice) else i
+                for i in super().index_batches()]
 
 
-class DataModule(HyperParameters):
-    """d2l's base data module: ``get_dataloader(train)`` and the two loaders built on it."""
+class DataModule(core.DataModule):
+    """d2l's base class of data, batching resident TensorFlow tensors."""
 
-    def __init__(self, root: str = "../data", num_workers: int = 4) -> None:
-        self.save_hyperparameters()
-
-    def get_dataloader(self, train: bool) -> Any:
-        raise NotImplementedError
-
-    def train_dataloader(self) -> Any:
-        return self.get_dataloader(train=True)
-
-    def val_dataloader(self) -> Any:
-        return self.get_dataloader(train=False)
-
-    def get_tensorloader(self, tensors: Sequence[Any], train: bool,
-                         indices: slice = slice(0, None)) -> TensorLoader:
-        """Batches of ``tensors[indices]``, shuffled when ``train``."""
-        tensors = tuple(t[indices] for t in tensors)
-        return TensorLoader(tensors, self.batch_size, shuffle=train, seed=self._shuffle_seed())
-
-    def _shuffle_seed(self) -> int:
-        # One seed per data module: DROPLAB_SEED when set, otherwise fresh, as in the book.
-        if not hasattr(self, "_seed"):
-            self._seed = d2l_env.seed_or_fresh()
-        return self._seed
+    def loader(self, tensors: Sequence[Any], train: bool) -> TensorLoader:
+        return TensorLoader(tensors, self.batch_size, shuffle=train, seed=self.shuffle_seed())
 
 
 class FashionMNIST(DataModule):
@@ -99,13 +56,8 @@ class FashionMNIST(DataModule):
         X = tf.constant(images[..., None], tf.float32) / 255.0  # (N, 28, 28, 1)
         return X, tf.constant(labels, tf.int32)
 
-    def text_labels(self, indices: Any) -> list[str]:
-        """Class names of label indices."""
-        return [droplab_data.CLASS_NAMES[int(i)] for i in indices]
-
     def get_dataloader(self, train: bool) -> TensorLoader:
-        tensors = self.train if train else self.val
-        loader = TensorLoader(tensors, self.batch_size, shuffle=train, seed=self._shuffle_seed())
+        loader = self.loader(self.train if train else self.val, train)
         if tuple(self.resize) != (28, 28):
             # Resized per batch, as d2l does: a resident 224x224 copy would not fit in memory.
             size = tuple(self.resize)

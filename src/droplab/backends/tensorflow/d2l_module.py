@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from droplab.compat import HyperParameters, ProgressBoard
+from droplab.compat.module import ClassifierSteps, ModuleSteps
 
 
 def numpy(x: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -19,7 +20,7 @@ def numpy(x: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     return x.numpy(*args, **kwargs) if hasattr(x, "numpy") else np.asarray(x, *args, **kwargs)
 
 
-class Module(tf.keras.Model, HyperParameters):
+class Module(tf.keras.Model, ModuleSteps, HyperParameters):
     """d2l's base model: a ``tf.keras.Model`` with a board, ``training_step`` and friends."""
 
     def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
@@ -49,38 +50,21 @@ class Module(tf.keras.Model, HyperParameters):
             self.training = kwargs["training"]
         return self.forward(X, *args)
 
-    def plot(self, key: str, value: Any, train: bool) -> None:
-        """Draw a point on the board: x in epochs, averaged over 1/plot_*_per_epoch epoch."""
-        assert hasattr(self, "trainer"), "Trainer is not inited"
-        self.board.xlabel = "epoch"
-        if train:
-            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
-            n = self.trainer.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = self.trainer.epoch + 1
-            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
-        self.board.draw(x, numpy(value), ("train_" if train else "val_") + key, every_n=int(n))
-
-    def training_step(self, batch: Any) -> Any:
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", loss, train=True)
-        return loss
-
-    def validation_step(self, batch: Any) -> None:
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", loss, train=False)
+    @property
+    def trainable_variables(self) -> list[Any]:
+        """Keras's variables plus the book's scratch ``tf.Variable`` attributes (``self.W``),
+        which Keras 3 does not track: without them a scratch model would train nothing."""
+        tracked = list(super().trainable_variables)
+        seen = {id(v) for v in tracked}
+        return tracked + [v for v in vars(self).values()
+                          if isinstance(v, tf.Variable) and v.trainable and id(v) not in seen]
 
     def configure_optimizers(self) -> Any:
         return tf.keras.optimizers.SGD(self.lr)
 
 
-class Classifier(Module):
+class Classifier(ClassifierSteps, Module):
     """d2l's classifier: softmax cross-entropy loss, accuracy plotted in validation."""
-
-    def validation_step(self, batch: Any) -> None:
-        Y_hat = self(*batch[:-1])
-        self.plot("loss", self.loss(Y_hat, batch[-1]), train=False)
-        self.plot("acc", self.accuracy(Y_hat, batch[-1]), train=False)
 
     def accuracy(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
         """Fraction (or 0/1 per example) of correct predictions."""
@@ -95,3 +79,14 @@ class Classifier(Module):
         Y = tf.reshape(Y, (-1,))
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(Y, tf.int32), Y_hat)
         return tf.reduce_mean(losses) if averaged else losses
+
+
+class SGD(HyperParameters):
+    """d2l's minibatch SGD for scratch models: ``apply_gradients`` subtracts ``lr * grad``."""
+
+    def __init__(self, lr: float) -> None:
+        self.save_hyperparameters()
+
+    def apply_gradients(self, grads_and_vars: Any) -> None:
+        for grad, param in grads_and_vars:
+            param.assign_sub(self.lr * grad)

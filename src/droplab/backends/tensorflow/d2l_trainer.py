@@ -13,8 +13,6 @@ call ``plot`` with host values.
 from __future__ import annotations
 
 import functools
-import sys
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,9 +21,7 @@ import tensorflow as tf
 
 from droplab.backends.tensorflow.d2l_data import TensorLoader
 from droplab.backends.tensorflow.d2l_module import Classifier, Module
-from droplab.compat import HyperParameters
-from droplab.compat import env as d2l_env
-from droplab.compat.board import default_plot_dir
+from droplab.compat import log, trainer
 
 Batch = tuple[tf.Tensor, ...]
 
@@ -73,44 +69,16 @@ def _gather(tensors: Batch, idx: tf.Tensor | None) -> Batch:
     return tuple(tensors) if idx is None else tuple(tf.gather(t, idx) for t in tensors)
 
 
-class Trainer(HyperParameters):
-    """d2l's trainer. After :meth:`fit`, ``history`` holds one dict per epoch: ``epoch`` (from 1),
-    ``train_loss`` (mean per example, dropout on), ``val_loss``, ``val_acc`` and ``seconds``."""
+class Trainer(trainer.Trainer):
+    """d2l's TensorFlow trainer (see :class:`droplab.compat.trainer.Trainer`)."""
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0) -> None:
-        self.save_hyperparameters()
         assert num_gpus == 0, "No GPU support yet"
-        self.max_epochs = d2l_env.max_epochs(max_epochs)
-        self.history: list[dict[str, float]] = []
+        super().__init__(max_epochs, num_gpus, gradient_clip_val)
 
-    def prepare_data(self, data: Any) -> None:
-        self.train_dataloader = data.train_dataloader()
-        self.val_dataloader = data.val_dataloader()
-        self.num_train_batches = len(self.train_dataloader)
-        self.num_val_batches = len(self.val_dataloader) if self.val_dataloader is not None else 0
-
-    def prepare_model(self, model: Module) -> None:
-        model.trainer = self
-        model.board.xlim = [0, self.max_epochs]
-        self.model = model
-
-    def prepare_batch(self, batch: Any) -> Any:
-        return batch
-
-    def fit(self, model: Module, data: Any) -> None:
-        """Train ``model`` on ``data`` for ``max_epochs`` epochs, validating after each."""
-        self.prepare_data(data)
-        self.prepare_model(model)
-        self.optim = model.configure_optimizers()
-        self.epoch = 0
-        self.train_batch_idx = 0
-        self.val_batch_idx = 0
-        self.history = []
+    def begin_fit(self, model: Module) -> None:
         self._build(model)
         self._steps = _Steps(model, self.optim, float(self.gradient_clip_val))
-        for epoch in range(self.max_epochs):
-            self.epoch = epoch
-            self.fit_epoch()
 
     def _build(self, model: Module) -> None:
         # Keras builds layers on their first call and the optimizer on its first update; doing
@@ -123,15 +91,16 @@ class Trainer(HyperParameters):
         training = model.training
         model(*inputs, training=False)
         model.training = training
-        self.optim.build(model.trainable_variables)
+        if hasattr(self.optim, "build"):  # Keras's optimizers; d2l's SGD has no state
+            self.optim.build(model.trainable_variables)
 
     def fit_epoch(self) -> None:
         """One pass over the training data, then one over the validation data."""
-        start = time.perf_counter()
         model, steps = self.model, self._steps
         model.training = True
         losses, sizes = [], []
         for tensors, idx in self._batches(self.train_dataloader, steps.compiled_train):
+            self.log.batch_size = int((tensors[-1] if idx is None else idx).shape[0])
             if steps.compiled_train:
                 loss = steps.train(tensors, idx)
             else:
@@ -140,31 +109,28 @@ class Trainer(HyperParameters):
                 steps.apply(tape, loss)
                 self.train_batch_idx += 1
             losses.append(loss)
-            sizes.append(int((tensors[-1] if idx is None else idx).shape[0]))
+            sizes.append(self.log.batch_size)
         train_losses = tf.stack(losses).numpy() if losses else np.zeros(0)
         if steps.compiled_train:
-            for value in train_losses:
+            for value, size in zip(train_losses, sizes):
+                self.log.batch_size = size
                 model.plot("loss", value, train=True)
                 self.train_batch_idx += 1
-        record = {"epoch": self.epoch + 1, "train_loss": _weighted_mean(train_losses, sizes)}
-        if self.val_dataloader is not None:
-            record.update(self._validate_epoch())
-        record["seconds"] = time.perf_counter() - start
-        self.history.append(record)
-        self._report(record)
+        val = self._validate_epoch() if self.val_dataloader is not None else {}
+        self.log.end(self, log.weighted_mean(train_losses, sizes), **val)
 
     def _batches(self, loader: Any, compiled: bool,
                  progress: bool = True) -> Iterable[tuple[Batch, tf.Tensor | None]]:
         """(tensors, indices) per batch: the resident tensors and the batch's indices for a
         :class:`TensorLoader` feeding a compiled step, else (the prepared batch, None)."""
         resident = (compiled and isinstance(loader, TensorLoader) and loader.transform is None
-                    and type(self).prepare_batch is Trainer.prepare_batch)
+                    and type(self).prepare_batch is trainer.Trainer.prepare_batch)
         if resident:
             items: Iterable[Any] = ((loader.tensors, idx) for idx in loader.index_batches())
         else:
             items = ((self.prepare_batch(batch), None) for batch in loader)
         if progress:
-            items = _progress(items, len(loader), f"epoch {self.epoch + 1}/{self.max_epochs}")
+            items = log.bar(items, len(loader), f"epoch {self.epoch + 1}/{self.max_epochs}")
         return items
 
     def _validate_epoch(self) -> dict[str, float]:
@@ -172,32 +138,24 @@ class Trainer(HyperParameters):
         model.training = False
         results, sizes = [], []
         for tensors, idx in self._batches(self.val_dataloader, steps.compiled_val, False):
+            self.log.batch_size = int((tensors[-1] if idx is None else idx).shape[0])
             if steps.compiled_val:
                 results.append(steps.validate(tensors, idx))
             else:
                 model.validation_step(tensors)  # plots, as in d2l
                 self.val_batch_idx += 1
                 results.append(_eager_metrics(model, tensors))
-            sizes.append(int((tensors[-1] if idx is None else idx).shape[0]))
+            sizes.append(self.log.batch_size)
         values = np.array([[float(v) for v in pair] for pair in results]).reshape(-1, 2)
         if steps.compiled_val:
-            for loss, acc in values:
+            for (loss, acc), size in zip(values, sizes):
+                self.log.batch_size = size
                 model.plot("loss", loss, train=False)
                 if steps.with_acc:
                     model.plot("acc", acc, train=False)
                 self.val_batch_idx += 1
-        return {"val_loss": _weighted_mean(values[:, 0], sizes),
-                "val_acc": _weighted_mean(values[:, 1], sizes)}
-
-    def _report(self, record: dict[str, float]) -> None:
-        name = type(self.model).__name__
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.items()
-                            if k not in ("epoch", "seconds"))
-        print(f"{name} epoch {record['epoch']}/{self.max_epochs}: {metrics} "
-              f"({record['seconds']:.1f}s)", flush=True)
-        board = self.model.board
-        board.title = board.title or name
-        board.save(default_plot_dir() / name)
+        return {"val_loss": log.weighted_mean(values[:, 0], sizes),
+                "val_acc": log.weighted_mean(values[:, 1], sizes)}
 
 
 def _eager_metrics(model: Module, batch: Batch) -> tuple[float, float]:
@@ -205,17 +163,3 @@ def _eager_metrics(model: Module, batch: Batch) -> tuple[float, float]:
     Y_hat = model(*batch[:-1], training=False)
     acc = model.accuracy(Y_hat, batch[-1]) if hasattr(model, "accuracy") else np.nan
     return float(model.loss(Y_hat, batch[-1])), float(acc)
-
-
-def _weighted_mean(values: Any, sizes: list[int]) -> float:
-    values = np.asarray(values, dtype=np.float64)
-    return float(np.dot(values, sizes) / max(sum(sizes), 1)) if len(values) else float("nan")
-
-
-def _progress(items: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-    """``items`` wrapped in a tqdm bar on a terminal; unchanged (and silent) otherwise."""
-    if not sys.stderr.isatty():
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, total=total, desc=desc, leave=False, dynamic_ncols=True)

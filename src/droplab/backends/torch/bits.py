@@ -65,7 +65,7 @@ def draw(n: int, p: float, gen: torch.Generator | None, device: torch.device) ->
     return (r >= t - 32768).view(torch.uint8)
 
 
-def _lut(bits: int, t: int, value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def lane_lut(bits: int, t: int, value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """(256, 8 // bits): row v holds the multipliers of the lanes of byte v (low bits first)."""
     key = (bits, t, dtype, str(device))
     lut = _luts.get(key)
@@ -87,7 +87,7 @@ def expand(compact: torch.Tensor, shape: tuple[int, ...], p: float,
     bits, t = lanes(p)
     compact = compact.to(device)
     if bits in _LUT_BITS:
-        lut = _lut(bits, t, scale, dtype, device)
+        lut = lane_lut(bits, t, scale, dtype, device)
         out = lut.index_select(0, compact.to(torch.int32)).view(-1)[:n]
     else:
         out = compact.to(dtype).mul_(scale)

@@ -1,10 +1,8 @@
 """d2l's ``Module`` and ``Classifier`` for PyTorch, as the book's code subclasses them.
 
-The one change from d2l: :meth:`Module.plot` does not move each value to the host. The book's
-``training_step`` plots the loss of every batch, and d2l's ``value.to('cpu').numpy()`` there costs
-a host sync (a GPU stall) and a board update per batch; here the (detached) tensor is queued on
-the trainer, which converts the whole epoch's values at once and draws them on the board with
-d2l's x positions and averaging.
+The one change from d2l: :meth:`Module.plot` does not move each value to the host (a GPU stall per
+batch); the detached tensor is queued on the trainer's :class:`~droplab.compat.log.EpochLog`,
+which reads the whole epoch's values at once.
 """
 
 from __future__ import annotations
@@ -16,9 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from droplab.compat import HyperParameters, ProgressBoard
+from droplab.compat.module import ClassifierSteps, ModuleSteps
 
 
-class Module(nn.Module, HyperParameters):
+class Module(nn.Module, ModuleSteps, HyperParameters):
     """d2l's base class of models: the net, the loss, the steps, the optimiser and the board."""
 
     # d2l's dynamic attributes (save_hyperparameters, the trainer), declared for type checkers.
@@ -26,8 +25,6 @@ class Module(nn.Module, HyperParameters):
     board: Any
     net: Any
     lr: float
-    plot_train_per_epoch: int
-    plot_valid_per_epoch: int
 
     def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
         super().__init__()
@@ -41,29 +38,8 @@ class Module(nn.Module, HyperParameters):
         assert hasattr(self, "net"), "Neural network is defined"
         return self.net(X)
 
-    def plot(self, key: str, value: Any, train: bool) -> None:
-        """Plot a point in animation (queued; drawn at the end of the epoch)."""
-        assert hasattr(self, "trainer"), "Trainer is not inited"
-        t = self.trainer
-        self.board.xlabel = "epoch"
-        if train:
-            x = t.train_batch_idx / t.num_train_batches
-            n = t.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = t.epoch + 1
-            n = t.num_val_batches / self.plot_valid_per_epoch
-        if isinstance(value, torch.Tensor):
-            value = value.detach()
-        t.queue_point(self.board, x, value, ("train_" if train else "val_") + key, int(n))
-
-    def training_step(self, batch: Any) -> torch.Tensor:
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", l, train=True)
-        return l
-
-    def validation_step(self, batch: Any) -> None:
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot("loss", l, train=False)
+    def plot_value(self, value: Any) -> Any:
+        return value.detach() if isinstance(value, torch.Tensor) else value
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.lr)
@@ -75,13 +51,8 @@ class Module(nn.Module, HyperParameters):
             self.net.apply(init)
 
 
-class Classifier(Module):
+class Classifier(ClassifierSteps, Module):
     """d2l's base class of classification models: cross-entropy loss and accuracy."""
-
-    def validation_step(self, batch: Any) -> None:
-        Y_hat = self(*batch[:-1])
-        self.plot("loss", self.loss(Y_hat, batch[-1]), train=False)
-        self.plot("acc", self.accuracy(Y_hat, batch[-1]), train=False)
 
     def accuracy(self, Y_hat: torch.Tensor, Y: torch.Tensor, averaged: bool = True) -> torch.Tensor:
         """Compute the number of correct predictions."""
@@ -100,3 +71,20 @@ class Classifier(Module):
         for layer in self.net:
             X = layer(X)
             print(layer.__class__.__name__, "output shape:\t", X.shape)
+
+
+class SGD(HyperParameters):
+    """d2l's minibatch SGD for scratch models: ``param -= lr * param.grad``."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
+        self.save_hyperparameters()
+
+    def step(self) -> None:
+        with torch.no_grad():
+            for param in self.params:
+                param -= self.lr * param.grad
+
+    def zero_grad(self) -> None:
+        for param in self.params:
+            if param.grad is not None:
+                param.grad.zero_()

@@ -1,12 +1,12 @@
 """The mixed-precision hand-written step with its elementwise passes fused in C.
 
-:class:`~droplab.backends.torch.mixed.FlatMixedMLP` runs the step's eight matrix products in
+:class:`~droplab.backends.torch.fast.mixed.FlatMixedMLP` runs the step's eight matrix products in
 bfloat16 (oneDNN) and ~25 small PyTorch ops around them. Here the products stay PyTorch's, written
 into buffers allocated once, and the rest runs as droplab's fused kernels
-(:mod:`droplab.backends.torch.fused`), one pass each:
+(:mod:`droplab.backends.torch.fast.fused`), one pass each:
 
 * forward: ``relu_drop`` after each hidden layer's ``addmm`` (ReLU, and dropout read straight from
-  the :class:`~droplab.backends.torch.mask_stream.MaskStream`'s random bytes: no multipliers are
+  the :class:`~droplab.backends.torch.fast.mask_stream.MaskStream`'s random bytes: no multipliers are
   expanded); the narrow output layer's ``logits`` (ten dot products a row, where a GEMM call
   costs more than its arithmetic) and ``softmax_xent`` on them (loss, ``softmax - onehot``, the
   output bias's sum);
@@ -18,7 +18,7 @@ into buffers allocated once, and the rest runs as droplab's fused kernels
 * ``gather``: the minibatch's rows, two threads copying;
 * with ``gated=True`` (AVX512_BF16), the four products whose left operand is a dropped layer or a
   gradient gated like one (``D1 @ W2.T``, ``E2 @ W2``, ``E2.T @ D1``, ``E1.T @ X``) run over that
-  operand's nonzeros (:meth:`~droplab.backends.torch.fused.Fused.gated_mm`); the first layer's
+  operand's nonzeros (:meth:`~droplab.backends.torch.fast.fused.Fused.gated_mm`); the first layer's
   ``X @ W1.T`` stays oneDNN's (pixels: half nonzero).
 
 Same masks, same rounding points as ``FlatMixedMLP`` (tested against it); the scratch model only
@@ -30,10 +30,10 @@ from __future__ import annotations
 import torch
 
 from droplab.backends.torch.bits import scale_for
-from droplab.backends.torch.fused import Fused
-from droplab.backends.torch.manual import Drop
-from droplab.backends.torch.mask_stream import MaskStream
-from droplab.backends.torch.mixed import FlatMixedMLP, _product
+from droplab.backends.torch.fast.fused import Fused
+from droplab.backends.torch.fast.manual import Drop
+from droplab.backends.torch.fast.mask_stream import MaskStream
+from droplab.backends.torch.fast.mixed import FlatMixedMLP, product
 from droplab.backends.torch.model import scale as grad_scale
 from droplab.config import MLPConfig
 
@@ -42,7 +42,7 @@ class FusedMixedMLP(FlatMixedMLP):
     """:class:`FlatMixedMLP` whose elementwise passes are droplab's fused kernels (bfloat16, CPU).
 
     ``step`` reads its masks from a :class:`MaskStream` built with ``expand=False`` (the
-    learner's); it takes any other :data:`~droplab.backends.torch.manual.Drop` too.
+    learner's); it takes any other :data:`~droplab.backends.torch.fast.manual.Drop` too.
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
@@ -139,7 +139,7 @@ class FusedMixedMLP(FlatMixedMLP):
             k.gated_mm(E1.t(), X, gW1)
         else:
             E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
-            _product(E2.t(), D1, f1, gW2)
+            product(E2.t(), D1, f1, gW2)
             torch.mm(E1.t(), X, out=gW1)
         k.sgd(self._offsets, self._beta, self._alpha(B, f2), self._master, self._grad, self._low)
 

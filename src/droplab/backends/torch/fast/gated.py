@@ -10,7 +10,8 @@ depend on the thread count.
 The kernels are C (:mod:`droplab.kernels`), compiled once per machine with the system's C
 compiler (``$CC``, else ``cc``) into droplab's user cache, keyed by the source, the flags and the
 CPU; ``make env`` builds them ahead. Where no compiler works, :func:`load` returns None
-and droplab uses the dense products: nothing else changes. ``DROPLAB_GATED=0`` turns them off.
+and droplab uses the dense products: nothing else changes. ``kernels="off"`` (TrainConfig) never
+loads them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 
+from droplab import _checks
 from droplab import kernels as _kernels
 from droplab.kernels import BuildError
 
@@ -49,7 +51,7 @@ def compile_c(name: str, *sources: Path, directory: Path | None = None) -> Path:
     if cc is None:
         raise BuildError("no C compiler found (set CC, or install gcc or clang)")
     step = [cc, "{flags}", "-shared", "-fPIC", "-o", "{out}", *map(str, sources)]
-    key = b"".join(s.read_bytes() for s in sources) + cc.encode()
+    key = b"".join(s.read_bytes() for s in (*sources, _kernels.HEADER)) + cc.encode()
     return _kernels.build(name, [step], FLAG_SETS, key, directory)
 
 
@@ -60,51 +62,41 @@ class Kernels:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lib = ctypes.CDLL(str(path))
-        self.lib.nz_rows.argtypes = [_I, _I, _P, _I64, _I64, _P, _P, _P]
-        self.lib.nz_rows.restype = None
-        self.lib.gated_mm.argtypes = [_I, _I, _I, _P, _P, _P, _P, _I64, _P, _I64, _F, _F]
-        self.lib.gated_mm.restype = None
+        self.lib.gated_product.argtypes = [_I, _I, _I64, _I64, _P, _I64, _I, _I64, _P, _I64, _I64,
+                                           _I64, _P, _F, _F, _I64, _P, _I64, _P, _P]
+        self.lib.gated_product.restype = ctypes.c_int
+        self.lib.gated_error.argtypes, self.lib.gated_error.restype = [], ctypes.c_char_p
         self._cnt = torch.empty(0, dtype=torch.int32)
         self._idx = torch.empty(0, dtype=torch.int32)
         self._val = torch.empty(0, dtype=torch.float32)
 
     def mm(self, A: torch.Tensor, B: torch.Tensor, out: torch.Tensor, *, alpha: float = 1.0,
-           beta: float = 0.0, checked: bool = True) -> torch.Tensor:
+           beta: float = 0.0) -> torch.Tensor:
         """``out = beta * out + alpha * A @ B`` (``beta`` 0: out's old values are ignored).
 
         ``A`` (M, K) may be any strided view (a transpose included); ``B`` (K, N) and ``out``
-        (M, N) need contiguous rows. All float32 on the CPU. ``checked=False`` skips checking
-        that (about 12 us a call here), for a caller whose operands are so by construction (the
-        training step); the kernels then read and write whatever the pointers say.
+        (M, N) need contiguous rows; all float32 on the CPU. The C entry checks every size and
+        stride (O(1)) and refuses a mismatch: ValueError naming the argument.
         """
+        for name, t in (("A", A), ("B", B), ("out", out)):
+            if t.dtype != torch.float32 or t.device.type != "cpu":
+                raise ValueError(_checks.invalid(name, "a float32 CPU tensor",
+                                                 f"{t.dtype} on {t.device}"))
         M, K = A.shape
-        N = B.shape[1]
-        if checked:
-            self._check(A, B, out)
+        Kb, N = B.shape
+        Mc, Nc = out.shape
+        rs, cs = A.stride()
         if self._idx.numel() < M * K:
             self._idx = torch.empty(M * K, dtype=torch.int32)
             self._val = torch.empty(M * K, dtype=torch.float32)
         if self._cnt.numel() < M:
             self._cnt = torch.empty(M, dtype=torch.int32)
-        cnt, idx, val = self._cnt.data_ptr(), self._idx.data_ptr(), self._val.data_ptr()
-        self.lib.nz_rows(M, K, A.data_ptr(), A.stride(0), A.stride(1), cnt, idx, val)
-        self.lib.gated_mm(M, N, K, cnt, idx, val, B.data_ptr(), B.stride(0), out.data_ptr(),
-                          out.stride(0), alpha, beta)
+        if self.lib.gated_product(M, K, rs, cs, A.data_ptr(), Kb, N, B.stride(0), B.data_ptr(),
+                                  Mc, Nc, out.stride(0), out.data_ptr(), alpha, beta,
+                                  self._cnt.numel(), self._cnt.data_ptr(), self._idx.numel(),
+                                  self._idx.data_ptr(), self._val.data_ptr()):
+            raise ValueError(self.lib.gated_error().decode())
         return out
-
-    @staticmethod
-    def _check(A: torch.Tensor, B: torch.Tensor, out: torch.Tensor) -> None:
-        M, K = A.shape
-        N = B.shape[1]
-        if B.shape[0] != K or tuple(out.shape) != (M, N):
-            raise ValueError(f"gated mm: shapes {tuple(A.shape)} @ {tuple(B.shape)} -> "
-                             f"{tuple(out.shape)} do not match")
-        for name, t in (("A", A), ("B", B), ("out", out)):
-            if t.dtype != torch.float32 or t.device.type != "cpu":
-                raise ValueError(f"gated mm: {name} must be float32 on the CPU, "
-                                 f"not {t.dtype} on {t.device}")
-        if B.stride(1) != 1 or out.stride(1) != 1:
-            raise ValueError("gated mm: B and out need contiguous rows")
 
 
 _built: dict[str, Any] = {}  # droplab.kernels.built's cache
@@ -113,7 +105,7 @@ why_not: str | None = None  # why load() returned None, for messages
 
 def load() -> Kernels | None:
     """A new :class:`Kernels` (compiled on first use, then cached), or None where they cannot be
-    built or ``DROPLAB_GATED=0``; :data:`why_not` then says why."""
+    built; :data:`why_not` then says why."""
     global why_not
     path, why_not = _kernels.built(_built, build)
     if path is None:

@@ -1,7 +1,7 @@
 """A hand-written training step for the chapter's MLP: no autograd, SGD fused into the gradients.
 
-Why: on a 2-core CPU the MLP's step is a handful of matrix products; autograd's graph, the gradient
-buffers and the optimiser's separate update pass cost a noticeable share around them. Here:
+Why: the MLP's step is a handful of matrix products; autograd's graph, the gradient buffers and
+the optimiser's separate update pass cost a noticeable share around them on a small CPU. Here:
 
 * forward: ``Z = addmm(b, D_prev, W.T)``, ReLU in place, then dropout, so a hidden layer keeps one
   (batch, hidden) tensor ``D``.
@@ -12,11 +12,13 @@ buffers and the optimiser's separate update pass cost a noticeable share around 
   ``W.addmm_(dZ.T, D_prev, beta=1 - lr * wd, alpha=-lr * c)`` (weight decay on weights only),
   after the gradient that flows to the layer below has been computed from the old ``W``.
 * every product splits over output rows/columns only, so results are bit-identical whatever the
-  thread count (which :mod:`~droplab.backends.torch.threads` may change between epochs).
+  thread count (which :mod:`~droplab.backends.torch.fast.threads` may change between epochs).
+* the four products that dropout makes sparse go through ``products``
+  (:mod:`~droplab.backends.torch.fast.products`: dense, or gated over their nonzeros).
 
 The gradients are those of mean cross-entropy through the same masks as the autograd path
 (tested against it). ``drop`` decides the masks: droplab's bits (scratch: :func:`scratch_drop`
-per call, or the learner's :class:`~droplab.backends.torch.mask_stream.MaskStream`, which draws
+per call, or the learner's :class:`~droplab.backends.torch.fast.mask_stream.MaskStream`, which draws
 the same masks in blocks) or ``F.dropout`` (concise; it draws from the global RNG, which the
 learner seeds per epoch).
 """
@@ -31,10 +33,11 @@ import torch.nn.functional as F
 
 from droplab.backends.torch.bits import draw
 from droplab.backends.torch.dropout import multiply
+from droplab.backends.torch.fast.products import Dense, Products
 from droplab.backends.torch.model import scale
 from droplab.config import MLPConfig
 
-_relu_grad = torch.ops.aten.threshold_backward
+relu_grad = torch.ops.aten.threshold_backward  # ReLU's own backward kernel
 
 # drop(H, p) applies dropout to H (after ReLU) in place or not; returns (D, f, g): D > 0 exactly
 # where gradient passes, the layer's true output is f * D, and dZ = g * relu_grad(dOut, D).
@@ -68,18 +71,19 @@ class ManualMLP:
     mixed precision (:mod:`droplab.precision`): the weights are cast once per step, ``X``, the
     activations and the logits are bfloat16 (where ``torch.autocast`` rounds them), the products
     accumulate in float32 (oneDNN), and the softmax, the loss and every parameter update stay
-    float32. The learner's mixed engine is :class:`~droplab.backends.torch.mixed.FlatMixedMLP`,
+    float32. The learner's mixed engine is :class:`~droplab.backends.torch.fast.mixed.FlatMixedMLP`,
     which rounds at the same places with fewer ops.
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
-                 compute: torch.dtype | None = None) -> None:
+                 compute: torch.dtype | None = None, products: Products | None = None) -> None:
         self.W1, self.b1 = params["lin1.weight"], params["lin1.bias"]
         self.W2, self.b2 = params["lin2.weight"], params["lin2.bias"]
         self.W3, self.b3 = params["lin3.weight"], params["lin3.bias"]
         self.p1, self.p2, self.lr = mlp.dropout_1, mlp.dropout_2, mlp.lr
         self.decay = 1.0 - mlp.lr * mlp.weight_decay
         self.compute = compute or self.W1.dtype
+        self.products = products or Dense()
         dev = self.W1.device
         self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
 
@@ -93,27 +97,6 @@ class ManualMLP:
         ps = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
         return ps if self.compute == self.W1.dtype else tuple(t.to(self.compute) for t in ps)
 
-    def _update(self, W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float,
-                transposed: bool = False) -> None:
-        """W <- decay * W + alpha * A @ B, or ``(A @ B).T`` when ``transposed`` (one fused product
-        when A has W's dtype and no transpose)."""
-        if A.dtype == W.dtype and not transposed:
-            W.addmm_(A, B, beta=self.decay, alpha=alpha)
-            return
-        if self.decay != 1.0:
-            W.mul_(self.decay)
-        G = torch.mm(A, B)
-        W.add_(G.t() if transposed else G, alpha=alpha)
-
-    def _hidden2(self, D1: torch.Tensor, f1: float, W2: torch.Tensor,
-                 b2: torch.Tensor) -> torch.Tensor:
-        """The second layer's pre-activation ``b2 + f1 * D1 @ W2.T``."""
-        return torch.addmm(b2, D1, W2.t(), alpha=f1)
-
-    def _back2(self, E2: torch.Tensor, W2: torch.Tensor) -> torch.Tensor:
-        """The gradient that reaches D1 (before its gates): ``E2 @ W2``."""
-        return torch.mm(E2, W2)
-
     def forward_loss(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor,
                      weights: tuple[torch.Tensor, ...]) -> tuple[Any, ...]:
         """The training forward pass through ``weights`` (in the compute dtype); adds the batch's
@@ -121,7 +104,7 @@ class ManualMLP:
         per-example gradient of cross-entropy wrt the logits, in the compute dtype)."""
         W1, b1, W2, b2, W3, b3 = weights
         D1, f1, g1 = drop(torch.addmm(b1, X, W1.t()).relu_(), self.p1)  # (B, h1)
-        D2, f2, g2 = drop(self._hidden2(D1, f1, W2, b2).relu_(), self.p2)
+        D2, f2, g2 = drop(self.products.hidden2(D1, f1, W2, b2).relu_(), self.p2)
         # Logits in the compute dtype (as autocast's linear gives them), loss in float32.
         G3 = torch.log_softmax(torch.addmm(b3, D2, W3.t(), alpha=f2).float(), 1)  # (B, out)
         total.add_(F.nll_loss(G3, y, reduction="sum"))
@@ -135,15 +118,16 @@ class ManualMLP:
         _, _, W2, _, W3, _ = weights
         D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
         c = self.lr / X.shape[0]  # mean over the batch, times the learning rate
-        E2 = _relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3
+        E2 = relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3
         # (D2.T @ G3).T, not G3.T @ D2: for this skinny product MKL splits the summed (batch)
         # dimension across threads, which would make results depend on the thread count.
-        self._update(self.W3, D2.t(), G3, -c * f2, transposed=True)
+        up = self.products.update
+        up(self.W3, D2.t(), G3, -c * f2, self.decay, transposed=True)
         self.b3.add_(G3.sum(0, dtype=self.b3.dtype), alpha=-c)
-        E1 = _relu_grad(self._back2(E2, W2), D1, 0.0)  # from the old W2
-        self._update(self.W2, E2.t(), D1, -c * g2 * f1)
+        E1 = relu_grad(self.products.back2(E2, W2), D1, 0.0)  # from the old W2
+        up(self.W2, E2.t(), D1, -c * g2 * f1, self.decay)
         self.b2.add_(E2.sum(0, dtype=self.b2.dtype), alpha=-c * g2)
-        self._update(self.W1, E1.t(), X, -c * g2 * g1)
+        up(self.W1, E1.t(), X, -c * g2 * g1, self.decay)
         self.b1.add_(E1.sum(0, dtype=self.b1.dtype), alpha=-c * g2 * g1)
 
     @torch.no_grad()

@@ -1,16 +1,15 @@
 """An epoch's dropout multipliers drawn in blocks of steps: the same masks, far fewer ops.
 
-The hand-written step (:mod:`droplab.backends.torch.manual`) drops twice per step through
-:func:`~droplab.backends.torch.manual.scratch_drop`: each call draws its random words, converts the
+The hand-written step (:mod:`droplab.backends.torch.fast.manual`) drops twice per step through
+:func:`~droplab.backends.torch.fast.manual.scratch_drop`: each call draws its random words, converts the
 bytes to indices, looks them up and multiplies, about ten small PyTorch ops, every one paying
 dispatch (and with two threads, a fork/join) around ~65k elements of work. :class:`MaskStream`
 knows the epoch's draws in advance (the batch sizes, each layer's width and rate), so for a block
 of steps it draws all their random words with one ``random_`` and expands them with one lookup per
 distinct rate; a step's dropout is then a slice and a multiply. The generator's words are consumed
 in the same order and number as by the per-call draws, so the masks are bit-identical to
-``scratch_drop`` (and so to ``dropout_layer``; tested). Measured on this project's CPU, epochs
-interleaved in one process, identical results: mixed-precision epoch (train + evaluation)
-0.395 s vs 0.426 s with per-call draws; float32 0.616 s vs 0.612 s (no difference).
+``scratch_drop`` (and so to ``dropout_layer``; tested). The gain is largest in mixed precision,
+where the step's other passes are cheapest (docs/benchmarks.md has the figures).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from droplab.backends.lanes import EXACT_BITS, lanes
-from droplab.backends.torch.bits import _lut, random_bytes, scale_for
+from droplab.backends.torch.bits import lane_lut, random_bytes, scale_for
 from droplab.backends.torch.model import scale as grad_scale
 
 STEPS_PER_BLOCK = 32  # ~8 MiB of bfloat16 multipliers for the chapter's MLP at batch 256
@@ -91,7 +90,7 @@ class MaskStream:
         bits, t = lanes(p)
         scale = scale_for(p, self.dtype)
         if bits in EXACT_BITS:
-            lut = _lut(bits, t, scale, self.dtype, self.device)
+            lut = lane_lut(bits, t, scale, self.dtype, self.device)
             return lut.index_select(0, data.to(torch.int32)).view(-1)
         if bits == 8:
             keep = data >= t
@@ -100,7 +99,7 @@ class MaskStream:
         return keep.to(self.dtype).mul_(scale)
 
     def __call__(self, H: torch.Tensor, p: float) -> tuple[torch.Tensor, float, float]:
-        """:data:`~droplab.backends.torch.manual.Drop` for the next call: H (after ReLU) with
+        """:data:`~droplab.backends.torch.fast.manual.Drop` for the next call: H (after ReLU) with
         dropout applied in place; (D, 1, scale) as ``scratch_drop`` returns."""
         if not self.expand:
             raise RuntimeError("MaskStream(expand=False) holds random bytes, not multipliers: "

@@ -1,13 +1,12 @@
 """The hand-written step in mixed precision, with the parameters in one flat float32 buffer.
 
-:class:`~droplab.backends.torch.manual.ManualMLP` with ``compute=bfloat16`` casts each of the six
+:class:`~droplab.backends.torch.fast.manual.ManualMLP` with ``compute=bfloat16`` casts each of the six
 parameters to bfloat16 every step and adds each bfloat16 gradient into its float32 parameter:
-twelve small ops, each converting on its own, around products that take ~1 ms. Here (the
-"flat master weights" of mixed-precision training) the six parameters are views into one float32
-buffer, so a step casts them with one op, writes every scaled gradient into one bfloat16 buffer
-(the products' ``out=``), and applies SGD with one ``add_``. Measured, epochs interleaved in one
-process: 0.739 s vs 0.757 s per epoch (2.4%; and no float32 bias sums of bfloat16 gradients,
-which cost 0.08 ms each). The rounding points are those of ``ManualMLP`` but for the bias
+twelve small ops, each converting on its own, around a few products. Here (the "flat master
+weights" of mixed-precision training) the six parameters are views into one float32 buffer, so a
+step casts them with one op, writes every scaled gradient into one bfloat16 buffer (the products'
+``out=``), and applies SGD with one ``add_`` (and no float32 bias sums of bfloat16 gradients;
+see docs/benchmarks.md for the measured gain). The rounding points are those of ``ManualMLP`` but for the bias
 gradients' sums, kept in bfloat16 (tested against it).
 """
 
@@ -17,7 +16,7 @@ import math
 
 import torch
 
-from droplab.backends.torch.manual import Drop, ManualMLP, _relu_grad
+from droplab.backends.torch.fast.manual import Drop, ManualMLP, relu_grad
 
 
 class FlatMixedMLP(ManualMLP):
@@ -62,17 +61,17 @@ class FlatMixedMLP(ManualMLP):
         D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
         # Each gradient carries its factors (the dropout scales g, the output scales f); the
         # shared -lr / B goes in the one add_ below. Sums and products write into the buffer.
-        E2 = _relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3 (the cast above)
+        E2 = relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3 (the cast above)
         if g2 != 1.0:
             E2.mul_(g2)
-        E1 = _relu_grad(torch.mm(E2, W2), D1, 0.0)
+        E1 = relu_grad(torch.mm(E2, W2), D1, 0.0)
         if g1 != 1.0:
             E1.mul_(g1)
         # (D2.T @ G3).T, not G3.T @ D2: MKL would split that product's summed dimension across
         # threads, making results depend on the thread count.
         gW3.copy_(torch.mm(D2.t(), G3).t())
         torch.sum(G3, 0, out=gb3)
-        _product(E2.t(), D1, f1, gW2)
+        product(E2.t(), D1, f1, gW2)
         torch.sum(E2, 0, out=gb2)
         torch.mm(E1.t(), X, out=gW1)
         torch.sum(E1, 0, out=gb1)
@@ -84,7 +83,8 @@ class FlatMixedMLP(ManualMLP):
         self._master.add_(self._grad, alpha=-self.lr / X.shape[0])
 
 
-def _product(A: torch.Tensor, B: torch.Tensor, alpha: float, out: torch.Tensor) -> None:
+def product(A: torch.Tensor, B: torch.Tensor, alpha: float, out: torch.Tensor) -> None:
+    """``out <- alpha * A @ B`` (PyTorch's product, written into ``out``)."""
     if alpha == 1.0:
         torch.mm(A, B, out=out)
     else:

@@ -1,10 +1,8 @@
 """Pick torch's intra-op thread count by measurement, once per epoch.
 
-Why: with 2 threads every parallel op ends in a barrier. When other processes keep a core busy, one
-of the two threads waits for a time slice at each barrier, and a 5 ms training step takes 50-300
-ms: on this project's 2-core machine, under load from other jobs, 2 epochs on 5k examples took
-11.5 s with 2 threads and 0.6 s with 1. On an idle machine 2 threads are the faster (the matrix
-products split well). Neither setting is right always, so :class:`ThreadTuner` times a few steps
+Why: with several threads every parallel op ends in a barrier. When other processes keep a core
+busy, one thread waits for a time slice at each barrier and a millisecond step can take tens of
+times longer; on an idle machine more threads are the faster (the matrix products split well). Neither setting is right always, so :class:`ThreadTuner` times a few steps
 with each candidate (interleaved, so a change in load hits both) at the start of every epoch and
 runs the rest of the epoch with the faster. Results do not depend on the choice: MKL splits these
 products over rows and columns, not over the summed dimension (tested bit for bit).
