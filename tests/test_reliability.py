@@ -151,6 +151,7 @@ def test_a_kill_at_every_write_point_then_resume_ends_bit_identical(tmp_path):
         assert resumed.returncode == 0, (point, resumed.stderr)
         assert final_state(out) == expected, point
         assert json.loads((out / "run.json").read_text())["status"] == "finished"
+        assert not list(out.glob(".*.tmp")), "the killed writer's temporary copy is cleaned up"
 
 
 # -- 4. files respect the umask ------------------------------------------------------------------

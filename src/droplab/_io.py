@@ -71,6 +71,13 @@ def _sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def remove_partial_writes(directory: str | os.PathLike[str]) -> None:
+    """Delete the temporary copies a killed writer left in ``directory`` (never a finished
+    file: those were renamed into place). Call it while owning the folder."""
+    for tmp in Path(directory).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes(path, text.encode())
 

@@ -165,9 +165,9 @@ class SweepDir:
 
     def clean_partial_writes(self) -> None:
         """Remove temporary files a killed writer left behind (finished files are untouched)."""
-        if self.runs_dir.exists():
-            for tmp in self.runs_dir.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+        for folder in (self.root, self.runs_dir):
+            if folder.exists():
+                _io.remove_partial_writes(folder)
 
     def write_tables(self, runs: Sequence[Run] | None = None) -> tuple[Table, Table]:
         """Rebuild results.csv and history.csv from the intact run files of ``runs`` (all of

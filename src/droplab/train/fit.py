@@ -197,6 +197,7 @@ def _prepare(out_dir: Path, config: TrainConfig,
              resume: bool) -> tuple[dict | None, list[Epoch]]:
     """Start the run folder, or check it against ``config`` and read its last committed epoch."""
     config_path = out_dir / "config.json"
+    _io.remove_partial_writes(out_dir)  # a killed run's temporary copies (this process owns it)
     if not resume:
         if config_path.exists() or (out_dir / checkpoint.NAME).exists():
             raise ResumeError(f"{out_dir} already holds a run; pass --resume to continue it or "
