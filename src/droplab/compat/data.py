@@ -95,6 +95,14 @@ class DataModule(HyperParameters):
         """Fashion-MNIST's class names of label indices."""
         return [droplab_data.CLASS_NAMES[int(i)] for i in indices]
 
+    def visualize(self, batch: Sequence[Any], nrows: int = 1, ncols: int = 8,
+                  labels: Sequence[str] = ()) -> Any:
+        """d2l's ``data.visualize(batch)``: the batch's first images in a grid, titled by class
+        (:func:`droplab.compat.plotting.visualize`)."""
+        from droplab.compat import plotting
+
+        return plotting.visualize(self, tuple(batch), nrows, ncols, labels)
+
 
 def permutation(seed: int, epoch: int, n: int) -> Any:
     """The epoch's order as int32 NumPy indices (:func:`droplab.data.epoch_permutation`)."""
