@@ -21,7 +21,7 @@ from droplab import __version__
 from droplab.cli.errors import UserError
 
 # Subcommand modules; each exposes add_parser(subparsers) (or add_parsers) and sets `func`.
-COMMANDS = ("chapter_cmd", "train_cmd", "data_cmd", "bench_cmd", "experiment_cmd",
+COMMANDS = ("chapter_cmd", "train_cmd", "data_cmd", "bench_cmd", "experiment_cmd", "tune_cmd",
             "book_cmd")
 
 
