@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from droplab import devices, precision
+from droplab import devices, precision, presets
 from droplab.cli import common
 from droplab.config import KERNELS, MODELS, MLPConfig, TrainConfig
 
@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="validate on N training images held out (stratified, fixed) and report "
                         "the test split once at the end; 0 (default): the book's way, the test "
                         "split validates")
+    p.add_argument("--preset", choices=tuple(presets.PRESETS), default=None,
+                   help="a named configuration (droplab.presets; best: found by droplab tune); "
+                        "it sets epochs, rates, noise, lr, weight decay and --val-split")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="run folder (default: runs/BACKEND-MODEL-seedSEED)")
     p.add_argument("--resume", action="store_true",
@@ -46,6 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
+    if args.preset is not None:
+        return presets.config(args.preset, backend=args.backend, model=args.model,
+                              batch_size=args.batch_size, seed=args.seed,
+                              precision=resolve_precision(args), kernels=args.kernels)
     mlp = MLPConfig(dropout_1=args.dropout1, dropout_2=args.dropout2, lr=args.lr,
                     weight_decay=args.weight_decay)
     return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
