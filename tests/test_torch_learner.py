@@ -254,7 +254,7 @@ def test_flat_mixed_step_matches_the_per_parameter_mixed_step(tiny):
         assert flat.train_epoch(epoch) == pytest.approx(per_param.train_epoch(epoch), rel=1e-3)
     for k, v in flat.state_dict().items():
         np.testing.assert_allclose(v, per_param.state_dict()[k], rtol=0.02, atol=2e-3, err_msg=k)
-    master = flat.step.model._master
+    master = flat.step.model.flat.master
     assert all(t.untyped_storage().data_ptr() == master.untyped_storage().data_ptr()
                for t in flat.params.values())
     state = flat.state_dict()

@@ -11,7 +11,7 @@
  * over OpenMP threads; every entry of C is summed by one thread in the same order whatever the
  * thread count, so results do not depend on it.
  *
- * Built by droplab.backends.torch.gated with the machine's C compiler; with -fopenmp it shares
+ * Built by droplab.backends.torch.fast.gated with the machine's C compiler; with -fopenmp it shares
  * the OpenMP runtime that PyTorch has already loaded (libgomp.so.1), so torch.set_num_threads
  * sets its thread count too. gated_xla.cc (JAX) calls the *_range functions on XLA's threads.
  * Measured on a 2 GHz Zen 1 core: ~16 GFLOP/s of useful work, half the dense GEMM's rate per

@@ -20,6 +20,8 @@ book's step up to float rounding (tested).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
 from droplab import _checks, precision
@@ -32,7 +34,19 @@ from droplab.backends.torch.fast.products import Dense, Gated, Products
 from droplab.backends.torch.fast.threads import ThreadTuner, using
 from droplab.config import TrainConfig
 
-__all__ = ["FastStep", "choose"]
+__all__ = ["FastStep", "Model", "choose"]
+
+
+class Model(Protocol):
+    """What :class:`FastStep` runs: :class:`ManualMLP`, :class:`FlatMixedMLP` or
+    :class:`FusedMixedMLP`, each built by composition (products, flat buffer, kernels)."""
+
+    def batch(self, X: torch.Tensor, y: torch.Tensor,
+              idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None: ...
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor: ...
 
 
 class FastStep:
@@ -40,7 +54,7 @@ class FastStep:
     epochs: masks from a :class:`MaskStream` (scratch) or ``F.dropout`` (concise), threads chosen
     by a :class:`ThreadTuner` (``threads`` "auto"), or fixed (an int), or torch's (None)."""
 
-    def __init__(self, model: ManualMLP, products: str, config: TrainConfig,
+    def __init__(self, model: Model, products: str, config: TrainConfig,
                  device: torch.device, threads: int | str | None) -> None:
         self.model, self.products, self.config, self.device = model, products, config, device
         mixed = config.precision == "mixed_bfloat16"
@@ -103,7 +117,7 @@ def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.d
                   "AVX512_BF16",
                   fused.why_not if kernels is None and cpu and config.model == "scratch" else None)
         if kernels is not None:
-            model: ManualMLP = FusedMixedMLP(params, mlp, bs, kernels, gated=use_gated)
+            model: Model = FusedMixedMLP(params, mlp, bs, kernels, gated=use_gated)
         else:
             model = FlatMixedMLP(params, mlp, bs, torch.bfloat16)
         return FastStep(model, "gated" if use_gated else "dense", config, device, threads)
@@ -111,8 +125,7 @@ def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.d
     _required(products, loaded is not None, "on the CPU", gated.why_not)
     chosen: Products = Dense() if loaded is None else Gated(
         loaded, (mlp.num_hiddens_1, mlp.num_hiddens_2), bs)
-    model = ManualMLP(params, mlp, bs, products=chosen)
-    return FastStep(model, chosen.name, config, device, threads)
+    return FastStep(ManualMLP(params, mlp, bs, products=chosen), chosen.name, config, device, threads)
 
 
 def _required(products: str, ok: bool, where: str, why: str | None) -> None:

@@ -31,14 +31,14 @@ import torch
 
 from droplab.backends.torch.bits import scale_for
 from droplab.backends.torch.fast.fused import Fused
-from droplab.backends.torch.fast.manual import Drop
+from droplab.backends.torch.fast.manual import Drop, ManualMLP
 from droplab.backends.torch.fast.mask_stream import MaskStream
-from droplab.backends.torch.fast.mixed import FlatMixedMLP, product
+from droplab.backends.torch.fast.mixed import FlatParams, product
 from droplab.backends.torch.model import scale as grad_scale
 from droplab.config import MLPConfig
 
 
-class FusedMixedMLP(FlatMixedMLP):
+class FusedMixedMLP:
     """:class:`FlatMixedMLP` whose elementwise passes are droplab's fused kernels (bfloat16, CPU).
 
     ``step`` reads its masks from a :class:`MaskStream` built with ``expand=False`` (the
@@ -47,15 +47,17 @@ class FusedMixedMLP(FlatMixedMLP):
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
                  kernels: Fused, *, gated: bool = False) -> None:
-        super().__init__(params, mlp, batch_size, torch.bfloat16)
+        self.manual = m = ManualMLP(params, mlp, batch_size, torch.bfloat16)  # constants, logits
+        self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), torch.bfloat16)
+        self.p1, self.p2, self.lr, self.decay = m.p1, m.p2, m.lr, m.decay
         self.kernels = kernels
         if gated and not kernels.gated:
             raise ValueError("FusedMixedMLP: gated=True needs the bfloat16 gated products "
                              "(AVX512_BF16)")
         self.gated = gated
         bf = torch.bfloat16
-        h1, d_in = self.W1.shape
-        h2, out = self.W2.shape[0], self.W3.shape[0]
+        h1, d_in = m.W1.shape
+        h2, out = m.W2.shape[0], m.W3.shape[0]
         bs = batch_size
         # Scratch reused every step: nothing here outlives the step that writes it.
         self._X = torch.empty(bs, d_in, dtype=bf)
@@ -67,9 +69,8 @@ class FusedMixedMLP(FlatMixedMLP):
         self._W2t = torch.empty(h1, h2, dtype=bf)  # W2.T with contiguous rows: a gated B
         self._fused_output = kernels.output_fits(h2, out)
         # The flat buffer's six segments (W1, b1, W2, b2, W3, b3): weight decay on the weights.
-        self._params = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
-        sizes = [p.numel() for p in self._params]
-        self._offsets = torch.tensor([sum(sizes[:i]) for i in range(7)], dtype=torch.int64)
+        self._params = self.flat.params
+        self._offsets = torch.tensor(self.flat.offsets, dtype=torch.int64)
         self._beta = torch.tensor([self.decay, 1.0] * 3, dtype=torch.float32)
         self._alphas: dict[tuple[int, float], torch.Tensor] = {}  # (B, f2) -> see _alpha
         self._cast: tuple[int, ...] | None = None  # the parameters' versions at the last cast
@@ -79,9 +80,13 @@ class FusedMixedMLP(FlatMixedMLP):
         # changed since (a checkpoint loaded, an optimiser's step): their version counters say.
         versions = tuple(p._version for p in self._params)
         if versions != self._cast:
-            self._low.copy_(self._master)
+            self.flat.cast()
             self._cast = versions
-        return tuple(self._low_views)
+        return tuple(self.flat.low_views)
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """Evaluation forward pass (no dropout); float32 logits."""
+        return self.manual.logits(X)
 
     def batch(self, X: torch.Tensor, y: torch.Tensor,
               idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +118,7 @@ class FusedMixedMLP(FlatMixedMLP):
         B = X.shape[0]
         k = self.kernels
         W1, b1, W2, b2, W3, b3 = self._weights()
-        gW1, gb1, gW2, gb2, gW3, gb3 = self._grad_views
+        gW1, gb1, gW2, gb2, gW3, gb3 = self.flat.grad_views
         D1, f1, g1 = self._drop(torch.addmm(b1, X, W1.t(), out=self._Z1[:B]), drop, self.p1)
         if self.gated:
             self._W2t.copy_(W2.t())
@@ -141,7 +146,8 @@ class FusedMixedMLP(FlatMixedMLP):
             E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
             product(E2.t(), D1, f1, gW2)
             torch.mm(E1.t(), X, out=gW1)
-        k.sgd(self._offsets, self._beta, self._alpha(B, f2), self._master, self._grad, self._low)
+        k.sgd(self._offsets, self._beta, self._alpha(B, f2), self.flat.master, self.flat.grad,
+              self.flat.low)
 
     def _alpha(self, B: int, f2: float) -> torch.Tensor:
         """The segments' SGD factors: -lr / B, and f2 (the output layer's input scale) for W3."""

@@ -17,48 +17,70 @@ import math
 import torch
 
 from droplab.backends.torch.fast.manual import Drop, ManualMLP, relu_grad
+from droplab.config import MLPConfig
 
 
-class FlatMixedMLP(ManualMLP):
-    """ManualMLP in bfloat16 (``compute``) over one flat float32 buffer of the parameters.
+class FlatParams:
+    """The six parameters as views into one float32 buffer (``master``), with a ``compute``
+    copy (``low``, what a step multiplies) and a ``compute`` buffer for the scaled gradients
+    (``grad``), each with per-parameter views in the order W1, b1, W2, b2, W3, b3.
 
     The parameter tensors passed in (the learner's dict, a ``nn.Module``'s parameters) keep
     their identity: :meth:`torch.Tensor.set_` turns each into a view of the buffer.
     """
 
-    def __init__(self, params: dict[str, torch.Tensor], mlp: object, batch_size: int,
-                 compute: torch.dtype = torch.bfloat16) -> None:
-        super().__init__(params, mlp, batch_size, compute)  # type: ignore[arg-type]
-        ps = (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3)
-        sizes = [p.numel() for p in ps]
-        dev, dtype = self.W1.device, self.W1.dtype
-        self._master = torch.empty(sum(sizes), dtype=dtype, device=dev)
-        self._low = torch.empty(sum(sizes), dtype=compute, device=dev)  # the step's cast
-        self._grad = torch.empty(sum(sizes), dtype=compute, device=dev)  # scaled gradients
-        self._low_views: list[torch.Tensor] = []
-        self._grad_views: list[torch.Tensor] = []
-        offset = 0
+    def __init__(self, params: tuple[torch.Tensor, ...], compute: torch.dtype) -> None:
+        self.params = params
+        sizes = [p.numel() for p in params]
+        dev, dtype = params[0].device, params[0].dtype
+        self.master = torch.empty(sum(sizes), dtype=dtype, device=dev)
+        self.low = torch.empty(sum(sizes), dtype=compute, device=dev)  # the step's cast
+        self.grad = torch.empty(sum(sizes), dtype=compute, device=dev)  # scaled gradients
+        self.low_views: list[torch.Tensor] = []
+        self.grad_views: list[torch.Tensor] = []
+        self.offsets = [0]
         with torch.no_grad():
-            for p, n in zip(ps, sizes, strict=True):
-                shape = tuple(p.shape)
-                self._master[offset:offset + n].copy_(p.reshape(-1))
-                p.set_(self._master.untyped_storage(), offset, shape,
-                       _contiguous_strides(shape))
-                self._low_views.append(self._low[offset:offset + n].view(shape))
-                self._grad_views.append(self._grad[offset:offset + n].view(shape))
-                offset += n
+            for p, n in zip(params, sizes, strict=True):
+                offset, shape = self.offsets[-1], tuple(p.shape)
+                self.master[offset:offset + n].copy_(p.reshape(-1))
+                p.set_(self.master.untyped_storage(), offset, shape, _contiguous_strides(shape))
+                self.low_views.append(self.low[offset:offset + n].view(shape))
+                self.grad_views.append(self.grad[offset:offset + n].view(shape))
+                self.offsets.append(offset + n)
 
-    def _weights(self) -> tuple[torch.Tensor, ...]:
-        self._low.copy_(self._master)
-        return tuple(self._low_views)
+    def cast(self) -> tuple[torch.Tensor, ...]:
+        """The parameters in the compute dtype (one op over the buffer)."""
+        self.low.copy_(self.master)
+        return tuple(self.low_views)
+
+
+class FlatMixedMLP:
+    """The hand-written step (:class:`ManualMLP`'s forward and rounding points) in bfloat16
+    over :class:`FlatParams`: one cast, gradients written into one buffer, one SGD ``add_``."""
+
+    def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
+                 compute: torch.dtype = torch.bfloat16) -> None:
+        self.manual = ManualMLP(params, mlp, batch_size, compute)
+        m = self.manual
+        self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), compute)
+
+    def batch(self, X: torch.Tensor, y: torch.Tensor,
+              idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch: rows ``idx`` of the resident ``X`` and ``y``."""
+        return self.manual.batch(X, y, idx)
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """Evaluation forward pass (no dropout); float32 logits."""
+        return self.manual.logits(X)
 
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
         """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
-        weights = self._weights()
+        m = self.manual
+        weights = self.flat.cast()
         _, _, W2, _, W3, _ = weights
-        gW1, gb1, gW2, gb2, gW3, gb3 = self._grad_views
-        D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
+        gW1, gb1, gW2, gb2, gW3, gb3 = self.flat.grad_views
+        D1, f1, g1, D2, f2, g2, G3 = m.forward_loss(X, y, drop, total, weights)
         # Each gradient carries its factors (the dropout scales g, the output scales f); the
         # shared -lr / B goes in the one add_ below. Sums and products write into the buffer.
         E2 = relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3 (the cast above)
@@ -77,10 +99,10 @@ class FlatMixedMLP(ManualMLP):
         torch.sum(E1, 0, out=gb1)
         if f2 != 1.0:
             gW3.mul_(f2)
-        if self.decay != 1.0:  # L2 on the weight matrices only
-            for W in (self.W1, self.W2, self.W3):
-                W.mul_(self.decay)
-        self._master.add_(self._grad, alpha=-self.lr / X.shape[0])
+        if m.decay != 1.0:  # L2 on the weight matrices only
+            for W in (m.W1, m.W2, m.W3):
+                W.mul_(m.decay)
+        self.flat.master.add_(self.flat.grad, alpha=-m.lr / X.shape[0])
 
 
 def product(A: torch.Tensor, B: torch.Tensor, alpha: float, out: torch.Tensor) -> None:
