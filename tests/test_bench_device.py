@@ -1,25 +1,85 @@
-"""The bench's device plumbing: every runner takes ``device`` and trains there (the CPU here),
-and a device this machine lacks is one line with exit status 2."""
+"""The bench's device plumbing and runners: every baseline loop and droplab's side take a device
+and train there (the CPU here, passed explicitly), on tiny data for one epoch; a device this
+machine lacks is one line with exit status 2. Nothing here is timed."""
 
 from __future__ import annotations
 
+import importlib
+import json
+import math
+
 import pytest
 
-from droplab.bench import training
+from droplab.bench import loops, process
+from droplab.bench.loops import script
 from droplab.cli.main import main
 
 
-def test_every_runner_trains_on_the_device_it_is_given(framework, fashion_tiny):
-    name = framework.NAME
-    ours = training.droplab_run(name, fashion_tiny, epochs=1, seed=0, device="cpu")
-    theirs = training.idiomatic_run(name, fashion_tiny, epochs=1, seed=0, device="cpu")
-    for result in (ours, theirs):
-        assert 0.1 < result["val_acc"] <= 1.0 and result["seconds"] > 0
+def _loop(name: str, kind: str):
+    return importlib.import_module(f"droplab.bench.loops.{name}_{kind}")
 
 
-def test_every_runner_refuses_a_malformed_device(framework, fashion_tiny):
-    with pytest.raises(ValueError, match="Invalid value for `device`"):
-        training.idiomatic_run(framework.NAME, fashion_tiny, epochs=1, seed=0, device="tpu")
+@pytest.mark.parametrize("kind", loops.KINDS)
+def test_every_loop_trains_one_epoch_on_the_device_it_is_given(framework, fashion_tiny, kind):
+    result = _loop(framework.NAME, kind).run(fashion_tiny, epochs=1, seed=0, device="cpu")
+    assert set(result) == {"loop_seconds", "val_acc", "train_loss", "history"}
+    assert len(result["history"]) == 1 and result["loop_seconds"] > 0
+    # 4 SGD steps from chance (loss ln 10 = 2.30): the loss has begun to fall, not diverged.
+    assert 0.05 <= result["val_acc"] <= 1.0
+    assert math.isfinite(result["train_loss"]) and 1.0 < result["train_loss"] < 2.4
+
+
+@pytest.mark.parametrize("kind", loops.KINDS)
+def test_loops_with_a_bfloat16_idiom_train_in_it_and_the_others_say_no(framework, fashion_tiny,
+                                                                     kind):
+    run = _loop(framework.NAME, kind).run
+    if framework.NAME not in loops.MIXED:
+        with pytest.raises(ValueError, match="Invalid value for `precision`"):
+            run(fashion_tiny, epochs=1, seed=0, device="cpu", precision="mixed_bfloat16")
+        return
+    result = run(fashion_tiny, epochs=1, seed=0, device="cpu", precision="mixed_bfloat16")
+    assert math.isfinite(result["train_loss"]) and 1.0 < result["train_loss"] < 2.4
+
+
+def test_every_loop_refuses_a_malformed_device(framework, fashion_tiny):
+    for kind in loops.KINDS:
+        with pytest.raises(ValueError, match="Invalid value for `device`"):
+            _loop(framework.NAME, kind).run(fashion_tiny, epochs=1, seed=0, device="tpu")
+
+
+def test_the_script_command_line_writes_its_result(tmp_path):
+    out = tmp_path / "r.json"
+    assert script.main(_loop("torch", "expert").run,
+                       ["--epochs", "2", "--subset", "512,256", "--device", "cpu", "--json",
+                        str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert len(result["history"]) == 2 and result["val_acc"] == result["history"][-1]["val_acc"]
+
+
+def test_both_sides_command_lines_carry_the_device(tmp_path):
+    for side in process.SIDES:
+        argv = process.argv(process.Entry("torch", side), epochs=1, seed=3, device="cpu",
+                            out=tmp_path)
+        assert argv[argv.index("--device") + 1] == "cpu"
+        assert argv[argv.index("--seed") + 1] == "3"
+    assert "train" in process.argv(process.Entry("jax", "droplab"), epochs=1, seed=0,
+                                   device="cpu", out=tmp_path)
+    assert process.environment()["DROPLAB_JAX_CACHE"] == "0"  # both sides compile cold
+
+
+def test_the_bench_command_passes_the_device_to_every_run(monkeypatch, tmp_path):
+    seen = []
+
+    def run(entry, *, epochs, seed, device, data_dir=None):
+        seen.append((entry.label, device))
+        return {"seconds": 1.0, "loop_seconds": 0.5, "val_acc": 0.8, "products": "dense"}
+
+    monkeypatch.setattr(process, "run", run)
+    assert main(["bench", "--backends", "torch", "--epochs", "1", "--pairs", "1",
+                 "--skip-micro", "--device", "cpu", "--json", str(tmp_path / "b.json")]) == 0
+    assert {d for _, d in seen} == {"cpu"}
+    assert {label for label, _ in seen} == {f"torch/{s}/{p}" for s in process.SIDES
+                                            for p in ("float32", "mixed_bfloat16")}
 
 
 def test_bench_on_a_missing_gpu_is_one_line(capsys):

@@ -1,10 +1,14 @@
-"""``droplab bench``: droplab's training and dropout op against each framework's own.
+"""``droplab bench``: droplab against each framework's tutorial and expert loops, as processes.
 
-    droplab bench                                  # every backend, 3 alternating pairs each
-    droplab bench --backends torch,jax --repeats 5 --json bench.json
+    droplab bench --pairs 5 --epochs 10 --json docs/benchmarks.json \
+        --markdown docs/benchmarks.md --readme README.md       # measure, write JSON, tables
+    droplab bench --render --json docs/benchmarks.json --markdown docs/benchmarks.md \
+        --readme README.md                                     # tables from the JSON only
+    droplab bench ab --backend torch --b kernels=off --pairs 8  # interleaved-epoch A/B
+    droplab bench profile --backend torch                       # where a step's time goes
 
-Writes the results as JSON and as the table in ``docs/benchmarks.md``, with this command line.
-MXNet runs in its own environment and its results are merged in.
+The JSON holds every run; the Markdown file and the README's part between the bench markers are
+generated from it (:mod:`droplab.bench.report`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from droplab import _io, backends, devices, precision
 from droplab.cli import common
@@ -22,122 +28,205 @@ from droplab.cli.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark droplab against each framework's idiomatic loop")
+    p = sub.add_parser("bench", help="benchmark droplab against each framework's own loops")
     p.add_argument("--backends", default=",".join(common.FRAMEWORKS),
                    help="comma-separated list (default: all four frameworks)")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--repeats", type=int, default=3, help="alternating pairs per backend")
+    p.add_argument("--pairs", type=int, default=5, help="rounds (each side once a round)")
+    p.add_argument("--mixed-pairs", type=int, default=None,
+                   help="rounds that include the mixed_bfloat16 rows (default: --pairs; 0: none)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-micro", action="store_true")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: regenerate --markdown and --readme from --json")
     p.add_argument("--json", type=Path, default=Path("runs/bench.json"), metavar="FILE")
-    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), metavar="FILE",
-                   help="Markdown table to (re)write; '-' to skip")
-    # The MXNet environment's half of a bench: its rows only, no cross-backend headline.
-    p.add_argument("--no-headline", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--markdown", type=Path, default=None, metavar="FILE",
+                   help="write the Markdown report here (docs/benchmarks.md)")
+    p.add_argument("--readme", type=Path, default=None, metavar="FILE",
+                   help="rewrite the tables between the bench markers of this README")
     common.add_data_dir(p)
     p.set_defaults(func=run)
+    cmds = p.add_subparsers(dest="bench_command", metavar="{ab,profile}")
+    ab = cmds.add_parser("ab", help="two configurations' epochs interleaved in one process")
+    ab.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
+    ab.add_argument("--a", default="", metavar="SPEC", help="A's changes, e.g. kernels=off")
+    ab.add_argument("--b", default="kernels=off", metavar="SPEC",
+                    help="B's changes (default: kernels=off), e.g. precision=mixed_bfloat16")
+    ab.add_argument("--pairs", type=int, default=6, help="epoch pairs (the first is a warm-up)")
+    ab.add_argument("--device", default="cpu")
+    ab.add_argument("--json", type=Path, default=None, metavar="FILE")
+    common.add_data_dir(ab)
+    ab.set_defaults(func=run_ab)
+    pr = cmds.add_parser("profile", help="where a training step's time goes")
+    pr.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
+    pr.add_argument("--precision", choices=precision.PRECISIONS, default="float32")
+    pr.add_argument("--kernels", choices=("auto", "off"), default="auto")
+    pr.add_argument("--epochs", type=int, default=1, help="profiled epochs (after a warm-up one)")
+    pr.add_argument("--device", default="cpu")
+    pr.add_argument("--json", type=Path, default=None, metavar="FILE")
+    common.add_data_dir(pr)
+    pr.set_defaults(func=run_profile)
 
 
-def run(args: argparse.Namespace) -> int:
-    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+def _names(spec: str) -> list[str]:
+    names = [n.strip() for n in spec.split(",") if n.strip()]
     for n in names:
         if n not in common.FRAMEWORKS:
             raise UserError(f"Invalid value for `--backends`: expected names from "
                             f"{', '.join(common.FRAMEWORKS)}, received {n!r}")
-    if args.epochs < 1 or args.repeats < 1:
-        raise UserError("Invalid value for `--epochs`/`--repeats`: expected integers >= 1")
-    devices.parse(args.device)  # a malformed device fails here, in one line
+    return names
+
+
+def _check_device(names: list[str], device: str) -> None:
+    devices.parse(device)  # a malformed device fails here, in one line
     for n in names:
-        if not common.runs_elsewhere(n) and args.device != "cpu":
-            devices.check(n, args.device)  # no GPU for this framework: one line, exit 2
-    results = {
+        if device != "cpu" and not common.runs_elsewhere(n):
+            devices.check(n, device)  # no GPU for this framework: one line, exit 2
+
+
+def _render(results: dict[str, Any], args: argparse.Namespace) -> None:
+    from droplab.bench import report
+
+    if args.markdown:
+        _io.write_text(args.markdown, report.markdown(results))
+        print(f"wrote {args.markdown}")
+    if args.readme:
+        try:
+            text = report.splice(args.readme.read_text(), report.readme_block(results))
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot update {args.readme}: {e}") from None
+        _io.write_text(args.readme, text)
+        print(f"wrote {args.readme}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.render:
+        try:
+            results = json.loads(args.json.read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot read {args.json}: {e}") from None
+        _render(results, args)
+        return 0
+    names = _names(args.backends)
+    mixed_pairs = args.pairs if args.mixed_pairs is None else args.mixed_pairs
+    if args.epochs < 1 or args.pairs < 1 or not 0 <= mixed_pairs <= args.pairs:
+        raise UserError("Invalid value for `--epochs`/`--pairs`/`--mixed-pairs`: expected "
+                        "--epochs >= 1, --pairs >= 1 and 0 <= --mixed-pairs <= --pairs")
+    _check_device(names, args.device)
+    results: dict[str, Any] = {
         "command": "droplab " + " ".join(args.argv),
         "machine": (f"{platform.machine()}, {_cpu_count()} CPU cores, bfloat16 dot-product "
-                    f"instructions: {'yes' if precision.native_bf16() else 'no'}, "
-                    f"device {args.device}"),
-        "date": datetime.date.today().isoformat(),
-        "epochs": args.epochs, "repeats": args.repeats,
-        "training": [], "micro": [], "memory": [],
+                    f"instructions: {'yes' if precision.native_bf16() else 'no'}"),
+        "date": datetime.date.today().isoformat(), "device": args.device,
+        "epochs": args.epochs, "pairs": args.pairs, "mixed_pairs": mixed_pairs,
+        "rows": [], "micro": [], "memory": [],
     }
-    data = None
-    for name in names:
-        if common.runs_elsewhere(name):
-            _merge(results, _delegate(name, args))
-            continue
-        backends.get(name)  # a clear error now if the framework is missing
-        common.prepare(name)
-        print(f"== {name} ==", flush=True)
-        if not args.skip_micro:
-            from droplab.bench import micro
+    if not args.skip_training:
+        from droplab.bench import process, suite
 
-            for row in micro.run(name):
-                results["micro"].append(row)
-                print(f"  dropout {row['shape']}: droplab {row['droplab_ms']:.3f} ms, framework "
-                      f"{row['native_ms']:.3f} ms, x*scale {row['scale_ms']:.3f} ms", flush=True)
-            results["memory"] += _memory(name)
-        if not args.skip_training:
-            from droplab.bench.training import compare
+        entries = suite.plan(names, mixed=mixed_pairs > 0)
 
-            if data is None:
-                data = common.load_arrays(args.data_dir)
-            row = compare(name, data, epochs=args.epochs, repeats=args.repeats,
-                          device=args.device)
-            results["training"].append(row)
-            f32 = (f", float32 {row['droplab_float32_s']:.2f} s"
-                   if row.get("droplab_float32_s") is not None else "")
-            print(f"  {name}: droplab {row['droplab_s']:.2f} s ({row['precision']}{f32}, concise "
-                  f"{row['droplab_concise_s']:.2f} s) vs idiomatic {row['idiomatic_s']:.2f} s -> "
-                  f"{row['speedup']:.2f}x (concise {row['speedup_concise']:.2f}x)", flush=True)
-    if not args.skip_training and not args.no_headline and results["training"]:
-        from droplab.bench.training import headline
+        def runner(entry: process.Entry, seed: int) -> dict[str, Any]:
+            try:
+                return process.run(entry, epochs=args.epochs, seed=seed, device=args.device,
+                                   data_dir=args.data_dir)
+            except RuntimeError as e:
+                raise UserError(str(e)) from None
 
-        print("== fastest vs fastest ==", flush=True)
-        head = headline(results["training"], data, epochs=args.epochs, repeats=args.repeats,
-                        device=args.device)
-        if head is not None:
-            results["headline"] = head
-            print(f"  droplab {head['droplab_backend']} {head['droplab_s']:.2f} s vs idiomatic "
-                  f"{head['idiomatic_backend']} {head['idiomatic_s']:.2f} s -> ratio "
-                  f"{head['ratio']:.2f}", flush=True)
+        print(f"== training: {len(entries)} configurations, {args.pairs} rounds ==", flush=True)
+        runs = suite.measure(entries, runner, pairs=args.pairs, mixed_pairs=mixed_pairs,
+                             log=lambda line: print(line, flush=True))
+        results["rows"] = suite.rows(entries, runs)
+        results["headline"] = suite.headline(results["rows"], runs)
+        results["runs"] = runs
+    if not args.skip_micro:
+        for name in names:
+            _micro(name, args, results)
     _io.write_json(args.json, results)
-    if str(args.doc) != "-":
-        from droplab.bench.report import markdown
-
-        _io.write_text(args.doc, markdown(results))
-        print(f"wrote {args.json} and {args.doc}")
-    else:
-        print(f"wrote {args.json}")
+    print(f"wrote {args.json}")
+    _render(results, args)
     return 0
 
 
-def _memory(name: str) -> list[dict]:
-    """The backend's low-memory dropout report, where it has one."""
+def _micro(name: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The dropout-op micro-benchmark and the low-memory report (MXNet: in its environment)."""
+    if common.runs_elsewhere(name):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "bench.json"
+            code = common.delegate(["bench", "--backends", name, "--skip-training", "--json",
+                                    str(out)])
+            if code != 0:
+                raise UserError(f"the {name} micro-benchmark failed (exit status {code})")
+            other = json.loads(out.read_text())
+        results["micro"] += other.get("micro", [])
+        results["memory"] += other.get("memory", [])
+        return
+    from droplab.bench import micro
+
+    backends.get(name)  # a clear error now if the framework is missing
+    common.prepare(name)
+    rows = micro.run(name)
+    for row in rows:
+        print(f"  dropout {name} {row['shape']}: droplab {row['droplab_ms']:.3f} ms, framework "
+              f"{row['native_ms']:.3f} ms, x*scale {row['scale_ms']:.3f} ms", flush=True)
+    results["micro"] += rows
     fn = getattr(backends.get(name), "lowmem_report", None)
-    return list(fn()) if fn is not None else []
+    results["memory"] += list(fn()) if fn is not None else []
 
 
-def _delegate(name: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bench.json"
-        argv = ["bench", "--backends", name, "--epochs", str(args.epochs), "--repeats",
-                str(args.repeats), "--device", args.device, "--json", str(out), "--doc", "-",
-                "--no-headline"]
-        argv += ["--skip-training"] if args.skip_training else []
-        argv += ["--skip-micro"] if args.skip_micro else []
-        argv += ["--data-dir", str(args.data_dir)] if args.data_dir else []
-        code = common.delegate(argv)
-        if code != 0:
-            raise UserError(f"the {name} benchmark failed (exit status {code})")
-        return json.loads(out.read_text())
+def _config(args: argparse.Namespace, **fields: Any) -> Any:
+    from droplab.config import MLPConfig, TrainConfig
+
+    return TrainConfig(backend=args.backend, mlp=MLPConfig(), **fields)
 
 
-def _merge(into: dict, other: dict) -> None:
-    for key in ("training", "micro", "memory"):
-        into[key] += other.get(key, [])
+def run_ab(args: argparse.Namespace) -> int:
+    if common.runs_elsewhere(args.backend):
+        return common.delegate(args.argv)
+    _check_device([args.backend], args.device)
+    if args.pairs < 1:
+        raise UserError(f"Invalid value for `--pairs`: expected an integer >= 1, received "
+                        f"{args.pairs}")
+    from droplab.bench import ab
+    from droplab.bench.stats import span
+
+    base = _config(args, precision="float32")
+    try:
+        a, b = ab.variant(base, args.a), ab.variant(base, args.b)
+    except (ValueError, TypeError) as e:
+        raise UserError(str(e)) from None
+    common.prepare(args.backend)
+    data = common.load_arrays(args.data_dir)
+    res = ab.run(a, b, data, pairs=args.pairs, device=args.device)
+    print(f"{args.backend}: A ({args.a or 'default'}) {span(res['a_epoch_s'], ' s')} an epoch, "
+          f"B ({args.b or 'default'}) {span(res['b_epoch_s'], ' s')}; B/A per epoch pair "
+          f"{span(res['b_over_a'])} ({args.pairs - res['warmup_pairs']} pairs after "
+          f"{res['warmup_pairs']} warm-up)")
+    if args.json:
+        _io.write_json(args.json, {"command": "droplab " + " ".join(args.argv), **res})
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    if common.runs_elsewhere(args.backend):
+        return common.delegate(args.argv)
+    _check_device([args.backend], args.device)
+    from droplab.bench import profile
+    from droplab.bench.stats import sig
+
+    config = _config(args, precision=args.precision, kernels=args.kernels)
+    common.prepare(args.backend)
+    data = common.load_arrays(args.data_dir)
+    res = profile.run(config, data, epochs=args.epochs, device=args.device)
+    print(f"{args.backend} ({args.precision}, kernels={args.kernels}, {res['products']} products):"
+          f" {sig(res['step_ms'])} ms a step over {res['steps']} steps")
+    for t in res["top"]:
+        print(f"  {sig(t['ms_per_step']):>6} ms  {100 * t['share']:4.0f}%  {t['name']}")
+    if args.json:
+        _io.write_json(args.json, {"command": "droplab " + " ".join(args.argv), **res})
+    return 0
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -43,3 +43,16 @@ def delegate(argv: list[str]) -> int:
         return _mxnet_env.run(argv)
     except RuntimeError as e:
         raise UserError(str(e)) from None
+
+
+def python_for(backend: str) -> str:
+    """The interpreter that runs ``backend``: this one, or the MXNet environment's."""
+    import sys
+
+    if not runs_elsewhere(backend):
+        return sys.executable
+    exe = _mxnet_env.python()
+    if exe is None:
+        raise UserError("MXNet is not installed here and no MXNet environment was found: run "
+                        "`make env` or set DROPLAB_MXNET_PYTHON")
+    return str(exe)
