@@ -52,8 +52,7 @@ def _dispatching(name: str) -> Callable[..., Any]:
     def call(X: Any, *args: Any, **kwargs: Any) -> Any:
         return getattr(of(X), name)(X, *args, **kwargs)
 
-    params = list(inspect.signature(method).parameters.values())[1:]  # without ``self``
-    call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    call.__signature__ = inspect.signature(functools.partial(method, None))  # type: ignore
     return call
 
 

@@ -75,14 +75,11 @@ def _integer(n: Any) -> bool:
     return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
 
-class Shape:
+class Shape(tuple[int, ...]):
     """Shows an array as ``array of shape (2, 3)`` in a message (its values would be noise)."""
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = tuple(int(n) for n in shape)
-
     def __repr__(self) -> str:
-        return f"array of shape {self.shape}"
+        return f"array of shape {tuple(int(n) for n in self)}"
 
 
 def linear_shapes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],

@@ -1,7 +1,8 @@
 """The noise family's semantics, written once over a small table of per-backend primitives.
 
 Every backend module of this package (``numpy``, ``torch``, ``jax``, ``tensorflow``, ``mxnet``)
-defines only what differs between frameworks, as Keras layers call ``backend.random.*``:
+defines only what differs between frameworks, as Keras layers call ``backend.random.*`` (the
+arithmetic, ``@`` and indexing are every framework's own):
 
 ====================  ========================================================================
 ``floating(X)``       ``X`` as a native array of a floating dtype (integers become floats)
@@ -10,7 +11,6 @@ defines only what differs between frameworks, as Keras layers call ``backend.ran
 ``where(c, X, v)``    ``X`` where ``c``, else the number ``v`` (differentiable in ``X``)
 ``zeros_like(X)``     zeros shaped like ``X``
 ``cast(a, X)``        ``a`` in ``X``'s dtype
-``affine(X, W, b)``   ``X @ W + b`` (``b`` may be None)
 ``rectify(X)``        max(X, 0)
 ``concat(parts)``     arrays stacked along their first dimension
 ``traced(p)``         whether a rate is a traced value (JAX under ``jit``): it is then neither
@@ -34,19 +34,12 @@ from droplab import _checks
 from droplab.noise import _args, schedule
 from droplab.noise._args import NOISES, WEIGHT_NOISES
 
-# What each backend module exports, in the order of the family.
-FUNCTIONS = ("dropout", "gaussian_dropout", "gaussian_noise", "alpha_dropout", "ramped_dropout",
-             "dropconnect", "dropconnect_linear", "matmul_bias", "relu", "inject", "linear",
-             "mlp_forward")
-
 
 class Noise:
     """The noise functions of one backend, from its primitive module ``B``."""
 
     def __init__(self, B: ModuleType) -> None:
         self.B = B
-
-    # -- activation noises --------------------------------------------------------------------
 
     def dropout(self, X: Any, p: Any, *, seed: Any = None,
                 noise_shape: Sequence[Any] | None = None, broadcast_dims: Sequence[int] = (),
@@ -75,12 +68,12 @@ class Noise:
     def gaussian_noise(self, X: Any, sigma: Any, *, seed: Any = None,
                        training: bool = True) -> Any:
         """Add independent N(0, sigma^2) noise to each element (Keras ``GaussianNoise``)."""
-        B = self.B
-        sigma = sigma if B.traced(sigma) else _checks.non_negative(sigma, "sigma")
+        if not self.B.traced(sigma):
+            sigma = _checks.non_negative(sigma, "sigma")
         X = self._input(X, training)
         if not training or self._is(sigma, 0.0):
             return X
-        return X + B.cast(sigma * B.source(seed, X)("normal", tuple(X.shape)), X)
+        return X + self.B.cast(sigma * self.B.source(seed, X)("normal", tuple(X.shape)), X)
 
     def alpha_dropout(self, X: Any, p: float, *, seed: Any = None, training: bool = True) -> Any:
         """Alpha dropout (Klambauer et al., 2017) for SELU networks: dropped elements become
@@ -102,8 +95,6 @@ class Noise:
         :mod:`droplab.noise.schedule` for the reasoning."""
         return self.dropout(X, schedule.ramp(p, progress), seed=seed, training=training)
 
-    # -- weight noises ------------------------------------------------------------------------
-
     def dropconnect(self, W: Any, p: Any, *, seed: Any = None, training: bool = True) -> Any:
         """DropConnect's weight mask (Wan et al., 2013), one for the whole batch: zero each
         weight with probability ``p`` and scale the survivors by 1/(1-p)."""
@@ -119,10 +110,8 @@ class Noise:
         X, W = self._input(X, training), B.floating(W)
         _args.linear_shapes(tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape))
         n, (n_in, n_out) = int(X.shape[0]), tuple(W.shape)
-        if not training or not per_example or n == 0 or self._is(p, 0.0):
-            return B.affine(X, self.dropconnect(W, p, seed=seed, training=training), b)
-        if self._is(p, 1.0):
-            return B.affine(X, B.zeros_like(W), b)
+        if not training or not per_example or n == 0 or self._is(p, 0.0) or self._is(p, 1.0):
+            return self.matmul_bias(X, self.dropconnect(W, p, seed=seed, training=training), b)
         draw = B.source(seed, W)
         step = n if B.CHUNK is None else max(1, B.CHUNK // max(1, n_in * n_out))
         scale, parts = self._inverse_keep(p), []
@@ -130,25 +119,17 @@ class Noise:
             x = X[start:start + step]
             keep = draw("uniform", (int(x.shape[0]), n_in, n_out)) >= p
             parts.append((x[:, None, :] @ B.where(keep, W, 0.0))[:, 0, :] * scale)
-        out = B.cast(parts[0] if len(parts) == 1 else B.concat(parts), W)
+        out = B.cast(B.concat(parts), W)
         return out if b is None else out + b
-
-    # -- what a learner calls ------------------------------------------------------------------
 
     def matmul_bias(self, X: Any, W: Any, b: Any) -> Any:
         """``X @ W + b`` (``b`` may be None): the noiseless layer."""
-        return self.B.affine(self.B.floating(X), self.B.floating(W), b)
+        out = self.B.floating(X) @ self.B.floating(W)
+        return out if b is None else out + b
 
     def relu(self, X: Any) -> Any:
         """max(X, 0)."""
         return self.B.rectify(X)
-
-    # A learner's forward pass runs, in each hidden layer k (rate p_k, the config's dropout_k):
-    #     h = relu(linear(h_prev, W, b, name, p_prev)); h = inject(h, name, p_k)
-    # ``inject`` is the identity for the weight noises and ``linear`` a plain affine map for the
-    # activation noises, so one forward pass serves every name. ``p_prev`` is the rate on the
-    # layer's input (0 for the pixels): dropping unit i of h1 is dropping row i of W2, so
-    # DropConnect's rates on W2/W3 match dropout's on h1/h2; it drops their entries one by one.
 
     def inject(self, h: Any, name: str, p: Any, *, seed: Any = None,
                training: bool = True) -> Any:
@@ -177,9 +158,12 @@ class Noise:
         """The chapter's MLP with noise ``name``: what a learner's forward pass calls.
 
         ``layers`` is ``[(W1, b1), (W2, b2), (W3, b3)]`` with W as (in, out); ``rates`` is
-        ``(p1, p2)`` (for ``ramped_dropout`` already passed through :func:`rate`). Returns the
-        protocol's activations ``h1``, ``h1_dropped``, ``h2``, ``h2_dropped`` (equal to ``h*``
-        for the weight noises) and ``logits``.
+        ``(p1, p2)`` (for ``ramped_dropout`` already passed through :func:`rate`). Each hidden
+        layer k runs ``relu(linear(h, W, b, name, p_prev))`` then ``inject(., name, p_k)``: one
+        of the two is the identity for each noise. ``p_prev``, the rate on the layer's input (0
+        for the pixels), is DropConnect's rate, since dropping unit i of h1 drops row i of W2.
+        Returns the protocol's activations ``h1``, ``h1_dropped``, ``h2``, ``h2_dropped`` (equal
+        to ``h*`` for the weight noises) and ``logits``.
         """
         _checks.one_of(name, "noise", NOISES)
         (W1, b1), (W2, b2), (W3, b3) = layers
@@ -190,8 +174,6 @@ class Noise:
         d2 = self.inject(h2, name, p2, seed=seed, training=training)
         logits = self.linear(d2, W3, b3, name, p2, seed=seed, training=training)
         return {"h1": h1, "h1_dropped": d1, "h2": h2, "h2_dropped": d2, "logits": logits}
-
-    # -- the shared steps ---------------------------------------------------------------------
 
     def _rate(self, p: Any, *, open_: bool = False) -> Any:
         """``p`` checked in [0, 1] ([0, 1) if ``open_``), or as it is when traced."""
@@ -214,12 +196,18 @@ class Noise:
         return not self.B.traced(value) and value == constant
 
 
+def never(p: Any) -> bool:
+    """``traced`` for the frameworks without tracing."""
+    return False
+
+
 def exports(module: str) -> Callable[[str], Any]:
-    """The ``__getattr__`` of backend module ``module``: the family over its primitives."""
+    """The ``__getattr__`` of backend module ``module``: the public methods of :class:`Noise`
+    over its primitives."""
     family = Noise(sys.modules[module])
 
     def attribute(name: str) -> Any:
-        if name not in FUNCTIONS:
+        if name.startswith("_") or not callable(getattr(Noise, name, None)):
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         return getattr(family, name)
 

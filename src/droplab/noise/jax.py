@@ -9,6 +9,7 @@ DropConnect draws the whole batch's masks at once (fine for the chapter's 256 x 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,13 +30,13 @@ def source(seed: Any, like: jax.Array) -> Callable[[str, tuple[int, ...]], jax.A
         seed = _checks.seed(seed)
         seed = jax.random.key(int(np.random.default_rng().integers(0, 2**63))
                               if seed is None else seed)
-    calls = [0]
+    calls = itertools.count()
     # Half-precision uniforms are too coarse for a keep test at small p.
     dtype = like.dtype if like.dtype == jnp.float64 else jnp.float32
 
     def draw(kind: str, shape: tuple[int, ...]) -> jax.Array:
-        key = seed if calls[0] == 0 else jax.random.fold_in(seed, calls[0])
-        calls[0] += 1
+        n = next(calls)
+        key = seed if n == 0 else jax.random.fold_in(seed, n)
         return getattr(jax.random, kind)(key, shape, dtype)
 
     return draw
@@ -52,10 +53,6 @@ def floating(X: Any) -> jax.Array:
 
 def cast(a: jax.Array, like: jax.Array) -> jax.Array:
     return a.astype(like.dtype)
-
-
-def affine(X: jax.Array, W: jax.Array, b: Any) -> jax.Array:
-    return X @ W if b is None else X @ W + b
 
 
 where, zeros_like, rectify, concat = jnp.where, jnp.zeros_like, jax.nn.relu, jnp.concatenate

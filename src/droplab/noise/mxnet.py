@@ -16,25 +16,20 @@ from typing import Any
 import numpy as np
 
 from droplab.backends.mxnet._framework import mnp
-from droplab.backends.numpy import rng
-from droplab.noise.core import exports
+from droplab.noise import numpy as reference
+from droplab.noise.core import exports, never
 
 NAME = "mxnet"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk
 
 
 def source(seed: Any, like: Any) -> Callable[[str, tuple[int, ...]], Any]:
-    gen = None if seed is None else rng(seed)
-    dtype = np.float64 if like.dtype == np.float64 else np.float32
-
-    def draw(kind: str, shape: tuple[int, ...]) -> Any:
-        shape = tuple(int(n) for n in shape)
-        if gen is None:
-            return getattr(mnp.random, kind)(0.0, 1.0, size=shape, dtype=dtype, ctx=like.ctx)
-        values = gen.random(shape) if kind == "uniform" else gen.standard_normal(shape)
-        return mnp.array(values, dtype=dtype, ctx=like.ctx)
-
-    return draw
+    dtype, ctx = (np.float64 if like.dtype == np.float64 else np.float32), like.ctx
+    if seed is None:
+        return lambda kind, shape: getattr(mnp.random, kind)(0.0, 1.0, size=shape, dtype=dtype,
+                                                              ctx=ctx)
+    draw = reference.source(seed, None)
+    return lambda kind, shape: mnp.array(draw(kind, shape), dtype=dtype, ctx=ctx)
 
 
 def floating(X: Any) -> Any:
@@ -56,20 +51,13 @@ def cast(a: Any, like: Any) -> Any:
     return a.astype(like.dtype)
 
 
-def affine(X: Any, W: Any, b: Any) -> Any:
-    return mnp.dot(X, W) if b is None else mnp.dot(X, W) + b
-
-
 def rectify(X: Any) -> Any:
     return mnp.maximum(X, 0)
-
-
-def traced(p: Any) -> bool:
-    return False
 
 
 def concat(parts: list[Any]) -> Any:
     return mnp.concatenate(parts, axis=0)
 
 
+traced = never
 __getattr__ = exports(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from droplab.backends import numpy as reference
-from droplab.noise.core import exports
+from droplab.noise.core import exports, never
 
 NAME = "numpy"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk (bounds memory)
@@ -27,17 +27,8 @@ def source(seed: Any, like: np.ndarray) -> Callable[[str, tuple[int, ...]], np.n
     return lambda kind, shape: gen.random(shape) if kind == "uniform" else gen.standard_normal(shape)
 
 
-def affine(X: np.ndarray, W: np.ndarray, b: Any) -> np.ndarray:
-    out = X @ W
-    return out if b is None else (out + b).astype(out.dtype, copy=False)
-
-
 def cast(a: Any, like: np.ndarray) -> np.ndarray:
     return np.asarray(a).astype(like.dtype, copy=False)
-
-
-def traced(p: Any) -> bool:
-    return False
 
 
 def rectify(X: Any) -> np.ndarray:
@@ -45,4 +36,5 @@ def rectify(X: Any) -> np.ndarray:
 
 
 floating, where, zeros_like, concat = reference.floating, np.where, np.zeros_like, np.concatenate
+traced = never
 __getattr__ = exports(__name__)

@@ -8,13 +8,14 @@ DropConnect wants it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
 from droplab import _checks
-from droplab.noise.core import exports
+from droplab.noise.core import exports, never
 
 NAME = "tensorflow"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk
@@ -23,7 +24,7 @@ CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk
 def source(seed: Any, like: tf.Tensor) -> Callable[[str, tuple[int, ...]], tf.Tensor]:
     gen = seed if isinstance(seed, tf.random.Generator) else None
     seed = None if gen is not None else _checks.seed(seed)
-    calls = [0]
+    calls = itertools.count()  # successive draws from one int seed (chunks) must differ
     # Half-precision uniforms are too coarse for a keep test at small p.
     dtype = tf.float64 if like.dtype == tf.float64 else tf.float32
 
@@ -32,9 +33,7 @@ def source(seed: Any, like: tf.Tensor) -> Callable[[str, tuple[int, ...]], tf.Te
             return getattr(gen, kind)(shape, dtype=dtype)
         if seed is None:
             return getattr(tf.random, kind)(shape, dtype=dtype)
-        # Successive draws from one int seed (per-example chunks) must differ from each other.
-        calls[0] += 1
-        key = tf.constant([seed, calls[0] - 1], tf.int64)
+        key = tf.constant([seed, next(calls)], tf.int64)
         return getattr(tf.random, f"stateless_{kind}")(shape, key, dtype=dtype)
 
     return draw
@@ -53,17 +52,9 @@ def cast(a: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     return tf.cast(a, like.dtype)
 
 
-def affine(X: tf.Tensor, W: tf.Tensor, b: Any) -> tf.Tensor:
-    return X @ W if b is None else X @ W + b
-
-
 def concat(parts: list[tf.Tensor]) -> tf.Tensor:
     return tf.concat(parts, 0)
 
 
-def traced(p: Any) -> bool:
-    return False
-
-
-zeros_like, rectify = tf.zeros_like, tf.nn.relu
+zeros_like, rectify, traced = tf.zeros_like, tf.nn.relu, never
 __getattr__ = exports(__name__)

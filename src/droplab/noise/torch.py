@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from droplab import _checks
-from droplab.noise.core import exports
+from droplab.noise.core import exports, never
 
 NAME = "torch"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk
@@ -44,19 +44,6 @@ def zeros_like(X: torch.Tensor) -> torch.Tensor:
     return X * 0.0  # keeps the graph: the gradient is zero, not missing
 
 
-def cast(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return a.to(like.dtype)
-
-
-def affine(X: torch.Tensor, W: torch.Tensor, b: Any) -> torch.Tensor:
-    if b is None:
-        return X @ W
-    return torch.addmm(b, X, W) if X.ndim == 2 else X @ W + b
-
-
-def traced(p: Any) -> bool:
-    return False
-
-
-where, rectify, concat = torch.where, torch.relu, torch.cat
+where, rectify, concat, traced = torch.where, torch.relu, torch.cat, never
+cast = torch.Tensor.type_as  # cast(a, like): a in like's dtype
 __getattr__ = exports(__name__)
