@@ -308,6 +308,9 @@ def test_report_rebuilds_a_results_csv_cut_mid_line(tmp_path):
     (out / "experiment.json").write_text('{"experiment": "sm')  # the manifest only adds detail
     done = experiment("report", str(out))
     assert done.returncode == 0, done.stderr
+    done = experiment("report", str(out / "results.csv"))
+    assert done.returncode == 2
+    assert "results.csv is a file, not an experiment folder" in one_error_line(done.stderr)
 
 
 def test_workers_0_is_refused_before_anything_is_printed_or_written(tmp_path):

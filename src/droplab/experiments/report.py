@@ -37,6 +37,9 @@ class ReportError(ValueError):
 def build(directory: str | Path) -> Path:
     """Write ``directory/report.md`` (and its plots) from ``results.csv``; return its path."""
     root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise ReportError(f"{root} is a file, not an experiment folder: pass the --out of "
+                          "`droplab experiment run`")
     results_path = root / "results.csv"
     if not results_path.exists() and not (root / "runs").is_dir():
         raise ReportError(f"{results_path} does not exist: run `droplab experiment run NAME --out "
