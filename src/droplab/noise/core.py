@@ -201,10 +201,18 @@ def never(p: Any) -> bool:
     return False
 
 
+# What every backend module defines: the table above.
+PRIMITIVES = ("floating", "source", "where", "zeros_like", "cast", "rectify", "concat", "traced",
+              "CHUNK")
+
+
 def exports(module: str) -> Callable[[str], Any]:
     """The ``__getattr__`` of backend module ``module``: the public methods of :class:`Noise`
-    over its primitives."""
+    over its primitives (all of :data:`PRIMITIVES`, or TypeError names the missing ones)."""
     family = Noise(sys.modules[module])
+    missing = [name for name in PRIMITIVES if not hasattr(family.B, name)]
+    if missing:
+        raise TypeError(f"noise backend {module} lacks the primitives {missing}")
 
     def attribute(name: str) -> Any:
         if name.startswith("_") or not callable(getattr(Noise, name, None)):
