@@ -92,7 +92,8 @@ def plot(X: Any, Y: Any = None, xlabel: str | None = None, ylabel: str | None = 
     if len(X) != len(Y):
         X = X * len(Y)
     axes.cla()
-    for x, y, fmt in zip(X, Y, fmts * (len(Y) // len(fmts) + 1), strict=False):
+    cycle = list(fmts) * (len(Y) // len(fmts) + 1)
+    for x, y, fmt in zip(X, Y, cycle, strict=False):
         y = to_numpy(y)
         if len(x):
             axes.plot(to_numpy(x), y, fmt)
