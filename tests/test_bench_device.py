@@ -47,9 +47,9 @@ def test_every_loop_refuses_a_malformed_device(framework, fashion_tiny):
             _loop(framework.NAME, kind).run(fashion_tiny, epochs=1, seed=0, device="tpu")
 
 
-def test_the_script_command_line_writes_its_result(tmp_path):
+def test_the_script_command_line_writes_its_result(framework, tmp_path):
     out = tmp_path / "r.json"
-    assert script.main(_loop("torch", "expert").run,
+    assert script.main(_loop(framework.NAME, "expert").run,
                        ["--epochs", "2", "--subset", "512,256", "--device", "cpu", "--json",
                         str(out)]) == 0
     result = json.loads(out.read_text())
@@ -67,7 +67,8 @@ def test_both_sides_command_lines_carry_the_device(tmp_path):
     assert process.environment()["DROPLAB_JAX_CACHE"] == "0"  # both sides compile cold
 
 
-def test_the_bench_command_passes_the_device_to_every_run(monkeypatch, tmp_path):
+def test_the_bench_command_passes_the_device_to_every_run(framework, monkeypatch, tmp_path):
+    name = framework.NAME
     seen = []
 
     def run(entry, *, epochs, seed, device, data_dir=None):
@@ -75,14 +76,16 @@ def test_the_bench_command_passes_the_device_to_every_run(monkeypatch, tmp_path)
         return {"seconds": 1.0, "loop_seconds": 0.5, "val_acc": 0.8, "products": "dense"}
 
     monkeypatch.setattr(process, "run", run)
-    assert main(["bench", "--backends", "torch", "--epochs", "1", "--pairs", "1",
+    assert main(["bench", "--backends", name, "--epochs", "1", "--pairs", "1",
                  "--skip-micro", "--device", "cpu", "--json", str(tmp_path / "b.json")]) == 0
     assert {d for _, d in seen} == {"cpu"}
-    assert {label for label, _ in seen} == {f"torch/{s}/{p}" for s in process.SIDES
-                                            for p in ("float32", "mixed_bfloat16")}
+    precisions = ("float32", "mixed_bfloat16") if name in ("torch", "jax") else ("float32",)
+    assert {label for label, _ in seen} == {f"{name}/{s}/{p}" for s in process.SIDES
+                                            for p in precisions}
 
 
-def test_bench_on_a_missing_gpu_is_one_line(capsys):
-    assert main(["bench", "--backends", "torch", "--device", "cuda", "--epochs", "1"]) == 2
+def test_bench_on_a_missing_gpu_is_one_line(framework, capsys):
+    name = framework.NAME
+    assert main(["bench", "--backends", name, "--device", "cuda", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "torch sees no GPU on this machine" in err[0]
+    assert len(err) == 1 and f"{name} sees no GPU on this machine" in err[0]
