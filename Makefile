@@ -45,7 +45,7 @@ $(VENV)/.installed: pyproject.toml
 $(MXVENV)/.installed: pyproject.toml
 	test -x $(MXVENV)/bin/python || $(PYTHON) -m venv $(MXVENV)
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --upgrade pip
-	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "scipy>=1.9" "pytest>=7" nbclient nbformat ipykernel
+	$(MXVENV)/bin/pip install $(PIP_QUIET) mxnet==1.9.1 numpy==1.23.5 "matplotlib>=3.6" "tqdm>=4.60" "scipy>=1.9" "pytest>=7" nbclient nbformat ipykernel ipywidgets
 	$(MXVENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
 	touch $@
 
@@ -54,8 +54,11 @@ $(MXVENV)/.installed: pyproject.toml
 data: $(VENV)/.installed
 	$(VENV)/bin/python -m droplab.data.ensure
 
+# About 13 minutes on a quiet 2-core machine; BENCH_ARGS="--epochs 10" for the book's budget (~22).
+BENCH_ARGS ?= --epochs 5 --pairs 5 --mixed-pairs 3
 bench: env data
-	$(VENV)/bin/droplab bench
+	$(VENV)/bin/droplab bench $(BENCH_ARGS) --json docs/benchmarks.json \
+	  --markdown docs/benchmarks.md --readme README.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
