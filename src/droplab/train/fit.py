@@ -14,7 +14,6 @@ with the same shuffles and masks, ending exactly where an uninterrupted run ends
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from droplab.data.arrays import check as check_arrays
 from droplab.data.split import holdout
 from droplab.signals import Terminated, interrupt_on_sigterm
 from droplab.train import checkpoint
+from droplab.train import folder as run_folder
 from droplab.train import history as hist
 from droplab.train.errors import ResumeError, RunError
 from droplab.train.history import Epoch
@@ -95,10 +95,11 @@ def fit(config: TrainConfig, data: Arrays, out: str | Path | None = None, *, dev
 def _fit(config: TrainConfig, data: Arrays, out_dir: Path | None, device: str, resume: bool,
          quiet: bool, verbose: bool) -> RunResult:
     t0 = time.perf_counter()
-    state, done = _prepare(out_dir, config, resume) if out_dir is not None else (None, [])
+    state, done = (run_folder.prepare(out_dir, config, resume) if out_dir is not None
+                   else (None, []))
     learner: Learner = backends.get(config.backend).learner(config, data, device=device)
     if state is not None:
-        _restore(learner, state, out_dir)
+        run_folder.restore(learner, state, out_dir)
     setup = time.perf_counter() - t0
 
     label = f"{config.backend}/{config.model}"
@@ -191,84 +192,6 @@ def _check_classes(data: Arrays, outputs: int) -> None:
                 raise DataValueError(f"Invalid value for `{name}`: expected labels in [0, "
                                      f"{outputs}) for a model with num_outputs={outputs}, "
                                      f"received {name}[{i}]={int(y[i])}")
-
-
-def _prepare(out_dir: Path, config: TrainConfig,
-             resume: bool) -> tuple[dict | None, list[Epoch]]:
-    """Start the run folder, or check it against ``config`` and read its last committed epoch."""
-    config_path = out_dir / "config.json"
-    _io.remove_partial_writes(out_dir)  # a killed run's temporary copies (this process owns it)
-    if not resume:
-        if config_path.exists() or (out_dir / checkpoint.NAME).exists():
-            raise ResumeError(f"{out_dir} already holds a run; pass --resume to continue it or "
-                              "choose another --out")
-        _io.write_json(config_path, config.to_dict())
-        return None, []
-    if not config_path.exists():
-        raise ResumeError(f"Cannot resume: {config_path} does not exist (no run in {out_dir}); "
-                          "start the run without --resume")
-    try:
-        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        raise ResumeError(f"Cannot resume: {config_path} is damaged ({type(e).__name__}: {e}); "
-                          "start the run again in a new --out") from None
-    differences = _differences(saved, config)
-    if differences:
-        raise ResumeError(f"Cannot resume {out_dir}: its config.json differs from the requested "
-                          f"run in {'; '.join(differences)}; pass the saved values or choose "
-                          "another --out")
-    state, done = None, []
-    if (out_dir / checkpoint.NAME).exists():
-        state, done_or_none = checkpoint.load(out_dir)
-        done = done_or_none if done_or_none is not None else _old_history(out_dir)
-    elif (out_dir / "metrics.json").exists():
-        raise ResumeError(f"Cannot resume: {out_dir / checkpoint.NAME} is missing, so the "
-                          "finished epochs cannot be continued; start the run again in a new "
-                          "--out")
-    if len(done) > config.epochs:
-        raise ResumeError(f"Cannot resume {out_dir} with --epochs {config.epochs}: it already "
-                          f"holds {len(done)} finished epochs; pass --epochs {len(done)} or more")
-    _io.write_json(config_path, config.to_dict())
-    if done:  # the views may lag the checkpoint (a kill between the writes): rebuild them
-        hist.save(done, out_dir)
-    return state, done
-
-
-def _restore(learner: Learner, state: dict, out_dir: Path | None) -> None:
-    """Load a checkpoint's parameters, or say in one line why they do not fit this model."""
-    try:
-        learner.load_state_dict(state)
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        why = " ".join(str(e).split())[:160]  # one line, whatever the framework's message
-        where = out_dir / checkpoint.NAME if out_dir is not None else checkpoint.NAME
-        raise ResumeError(f"Cannot resume: {where} does not fit this model ({type(e).__name__}: "
-                          f"{why}); start the run again in a new --out") from None
-
-
-def _old_history(out_dir: Path) -> list[Epoch]:
-    """The history of a checkpoint written before checkpoints held it: metrics.json's."""
-    try:
-        return hist.load(out_dir)
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise ResumeError(f"Cannot resume: {out_dir / 'metrics.json'} is damaged "
-                          f"({type(e).__name__}); start the run again in a new --out") from None
-
-
-def _differences(saved: TrainConfig, requested: TrainConfig) -> list[str]:
-    """``key (saved X, requested Y)`` for every setting but ``epochs`` that differs."""
-    a, b = _flat(saved.to_dict()), _flat(requested.to_dict())
-    return [f"{k} (saved {a.get(k)!r}, requested {b.get(k)!r})"
-            for k in sorted(set(a) | set(b)) if k != "epochs" and a.get(k) != b.get(k)]
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _write_run(out_dir: Path, config: TrainConfig, status: str, history: list[Epoch],
