@@ -115,3 +115,27 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(tmp_path, monkeypa
             rf"^Cannot resume: {tmp_path / 'checkpoint.npz'} does not fit this model "
             r"\(KeyError: 'w'\); start the run again in a new --out$")):
         fit(TrainConfig(epochs=2), arrays, tmp_path, resume=True, quiet=True)
+
+
+def test_a_training_run_and_an_experiment_cannot_share_a_folder(tmp_path, monkeypatch):
+    import reliability_learner
+
+    from droplab import experiments
+    from droplab.train import RunError
+
+    reliability_learner.install(monkeypatch)
+    run = tmp_path / "run"
+    fit(TrainConfig(epochs=1), reliability_learner.tiny_data(), run, quiet=True)
+    before = sorted(p.name for p in run.iterdir())
+    with pytest.raises(RunError, match="holds a `droplab train` run; experiment 'smoke' cannot "
+                                       "share its folder: choose another --out"):
+        experiments.run("smoke", run, quick=True, workers=1, progress=False, announce=False)
+    assert sorted(p.name for p in run.iterdir()) == before
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "experiment.json").write_text('{"experiment": "smoke"}')
+    with pytest.raises(ResumeError, match=r"holds an experiment's sweep \(experiment.json\); a "
+                                          "training run cannot share its folder"):
+        fit(TrainConfig(epochs=1), reliability_learner.tiny_data(), sweep, quiet=True)
+    assert sorted(p.name for p in sweep.iterdir()) == [".lock", "experiment.json"]

@@ -146,6 +146,9 @@ class SweepDir:
 
     def check_experiment(self, name: str) -> None:
         """Refuse to put runs of experiment ``name`` where another experiment's results are."""
+        if (self.root / "config.json").exists() and (self.root / "checkpoint.npz").exists():
+            raise RunError(f"{self.root} holds a `droplab train` run; experiment {name!r} cannot "
+                           "share its folder: choose another --out")
         manifest = self.root / "experiment.json"
         if not manifest.exists():
             return

@@ -27,6 +27,9 @@ def prepare(out_dir: Path, config: TrainConfig,
     """Start the run folder, or check it against ``config`` and read its last committed epoch."""
     config_path = out_dir / "config.json"
     _io.remove_partial_writes(out_dir)  # a killed run's temporary copies (this process owns it)
+    if (out_dir / "experiment.json").exists():
+        raise ResumeError(f"{out_dir} holds an experiment's sweep (experiment.json); a training "
+                          "run cannot share its folder: choose another --out")
     if not resume:
         if config_path.exists() or (out_dir / checkpoint.NAME).exists():
             raise ResumeError(f"{out_dir} already holds a run; pass --resume to continue it or "
