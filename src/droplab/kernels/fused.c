@@ -3,8 +3,8 @@
  * Around its eight matrix products the chapter's MLP step does ~25 small passes over (batch,
  * hidden) tensors: ReLU, the dropout multiply, softmax and the loss, the gradient gates and their
  * scales, the bias sums, the SGD update and (mixed precision) the weights' cast. As PyTorch ops
- * each pays dispatch and, with two threads, a fork/join around ~65k elements of work: together a
- * third of a step on this project's 2-core CPU. Here they are a few passes:
+ * each pays dispatch and, with several threads, a fork/join around ~65k elements of work: a
+ * large share of a step on a small CPU. Here they are a few passes:
  *
  *   relu_drop     D = relu(Z) * (0 or scale), the keep decisions read from droplab's random lanes
  *   logits        the narrow output layer's product (ten outputs: a GEMM call costs more)

@@ -14,8 +14,8 @@
  * Built by droplab.backends.torch.fast.gated with the machine's C compiler; with -fopenmp it shares
  * the OpenMP runtime that PyTorch has already loaded (libgomp.so.1), so torch.set_num_threads
  * sets its thread count too. gated_xla.cc (JAX) calls the *_range functions on XLA's threads.
- * Measured on a 2 GHz Zen 1 core: ~16 GFLOP/s of useful work, half the dense GEMM's rate per
- * term; at 25-30% nonzeros that is about twice as fast as the dense product.
+ * Each term runs at about half the dense GEMM's rate, so with 25-30% nonzeros the product takes
+ * about half the dense one's time (docs/benchmarks.md has the measurements).
  */
 #include <stdint.h>
 
