@@ -108,11 +108,11 @@ def library_path() -> Path | None:
 
 def _operands(a: jax.Array, b: jax.Array, dtype: Any, trans_a: bool) -> tuple[int, int]:
     """(m, k) of a product's operands, checked before the custom call (which checks again and
-    returns InvalidArgument): 2-D arrays of ``dtype`` whose inner sizes agree. ValueError in
-    droplab's template, naming the argument."""
+    returns InvalidArgument): 2-D arrays of ``dtype`` (else TypeError) whose inner sizes agree
+    (else ValueError), in droplab's template, naming the argument."""
     for name, x in (("a", a), ("b", b)):
         if x.ndim != 2 or x.dtype != dtype:
-            raise ValueError(_checks.invalid(name, f"a 2-D {jnp.dtype(dtype).name} array",
+            raise TypeError(_checks.invalid(name, f"a 2-D {jnp.dtype(dtype).name} array",
                                              f"{x.ndim}-D {x.dtype}, shape {tuple(x.shape)}"))
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
     if b.shape[0] != k:
