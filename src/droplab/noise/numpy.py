@@ -22,7 +22,7 @@ NAME = "numpy"
 CHUNK = 1 << 22  # mask elements per per-example DropConnect chunk (bounds memory)
 
 
-def source(seed: Any, like: np.ndarray) -> Callable[[str, tuple[int, ...]], np.ndarray]:
+def source(seed: Any, like: Any) -> Callable[[str, tuple[int, ...]], np.ndarray]:
     gen = reference.rng(seed)
     return lambda kind, shape: gen.random(shape) if kind == "uniform" else gen.standard_normal(shape)
 
