@@ -81,3 +81,24 @@ def test_a_reader_can_ask_for_files_inside_a_notebook(plots, monkeypatch, tmp_pa
     nb, _ = run_notebook(nb, monkeypatch, tmp_path)
     assert nb.cells[0].outputs[0].text.strip() == "2"
     assert (tmp_path / plots / "board.png").exists()
+
+
+def test_droplab_train_in_a_notebook_shows_live_curves_and_a_widget_bar(framework, monkeypatch,
+                                                                       tmp_path):
+    """``droplab.cli.main.main(["train", ...])`` called in a kernel: the curves inline, redrawn
+    after every epoch, and tqdm's notebook bar (a widget) instead of text lines."""
+    import nbformat
+
+    out = tmp_path / "run"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from droplab.cli.main import main\n"
+        f"main(['train', '--backend', {framework.NAME!r}, '--epochs', '2', '--seed', '0', "
+        f"'--kernels', 'off', '--out', {str(out)!r}])")]
+    nb, updates = run_notebook(nb, monkeypatch, tmp_path)
+    outputs = nb.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
+    assert [kind for _, kind in updates].count("update_display_data") >= 1  # redrawn in place
+    assert [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert (out / "curves.png").exists()  # the run's files are still written
