@@ -89,3 +89,27 @@ def test_bench_on_a_missing_gpu_is_one_line(framework, capsys):
     assert main(["bench", "--backends", name, "--device", "cuda", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{name} sees no GPU on this machine" in err[0]
+
+
+def test_ab_interleaves_two_learners_epochs_on_the_device(framework, fashion_tiny):
+    from droplab.bench import ab
+    from droplab.config import MLPConfig, TrainConfig
+
+    base = TrainConfig(backend=framework.NAME, mlp=MLPConfig())
+    res = ab.run(base, ab.variant(base, "kernels=off"), fashion_tiny, pairs=2, device="cpu",
+                 log=lambda _: None)
+    assert len(res["seconds"]["a"]) == len(res["seconds"]["b"]) == 2
+    assert res["b_over_a"]["n"] == 1 and res["warmup_pairs"] == 1  # the first pair warms up
+    assert res["products"]["b"] == "dense"  # kernels=off: the plain framework path
+    assert all(0.0 <= acc <= 1.0 for acc in res["val_acc"].values())
+
+
+def test_profile_lists_where_a_step_goes_on_the_device(framework, fashion_tiny):
+    from droplab.bench import profile
+    from droplab.config import MLPConfig, TrainConfig
+
+    res = profile.run(TrainConfig(backend=framework.NAME, mlp=MLPConfig()), fashion_tiny,
+                      epochs=1, top=5, device="cpu")
+    assert res["steps"] == 4 and res["step_ms"] > 0  # 1024 images, batch 256
+    assert 1 <= len(res["top"]) <= 5
+    assert all(t["ms_per_step"] >= 0 and t["name"] for t in res["top"])
