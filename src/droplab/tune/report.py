@@ -40,7 +40,7 @@ def plot_rates(rows: list[dict[str, Any]], path: Path) -> Path:
     axes[0].set_ylabel("validation accuracy (last epoch run)")
     fig.colorbar(points, ax=axes, label="epochs run (ASHA stops early)")
     fig.suptitle("droplab tune: validation accuracy against the dropout rates")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
