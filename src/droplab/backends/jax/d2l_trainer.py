@@ -91,10 +91,11 @@ class Trainer(trainer.Trainer):
 
         def evaluate(state: TrainState, X: jax.Array, Y: jax.Array) -> tuple[jax.Array, ...]:
             state = state.replace(apply_fn=evaluator.apply)
-            losses, _ = evaluator.loss(state.params, (X,), Y, state, False)
+            # The book's signatures: a scratch model's own ``loss`` takes no ``averaged``.
+            loss, _ = evaluator.loss(state.params, (X,), Y, state)
             if not hasattr(evaluator, "accuracy"):
-                return losses.mean(), jnp.asarray(jnp.nan)
-            return losses.mean(), evaluator.accuracy(state.params, (X,), Y, state, False).mean()
+                return loss, jnp.asarray(jnp.nan)
+            return loss, evaluator.accuracy(state.params, (X,), Y, state)
 
         # The state's buffers are donated: parameters are updated in place.
         self._epoch_fn = jax.jit(epoch, donate_argnums=0)
