@@ -151,3 +151,14 @@ def test_ab_variant_changes_only_the_named_fields():
     assert ab.variant(base, "") == base
     with pytest.raises(ValueError, match="FIELD=VALUE"):
         ab.variant(base, "lr=3")
+
+
+def test_markdown_closes_with_where_the_time_goes_for_a_backend_short_of_the_target():
+    results = {**_results(), "profiles": [{
+        "backend": "jax", "precision": "float32", "kernels": "auto", "products": "gated",
+        "steps": 235, "step_ms": 3.14, "wall_s": 0.74,
+        "top": [{"name": "epoch (learner.py:10)", "ms_per_step": 2.51, "share": 0.8}]}]}
+    text = report.markdown(results)
+    assert "### Where the time goes: JAX (`droplab bench profile --backend jax`)" in text
+    assert "float32, kernels=auto, gated products: 3.1 ms a step over 235 steps." in text
+    assert "| 2.5 | 80% | `epoch (learner.py:10)` |" in text

@@ -77,7 +77,8 @@ def test_the_bench_command_passes_the_device_to_every_run(framework, monkeypatch
 
     monkeypatch.setattr(process, "run", run)
     assert main(["bench", "--backends", name, "--epochs", "1", "--pairs", "1",
-                 "--skip-micro", "--device", "cpu", "--json", str(tmp_path / "b.json")]) == 0
+                 "--skip-micro", "--skip-profile", "--device", "cpu", "--json",
+                 str(tmp_path / "b.json")]) == 0
     assert {d for _, d in seen} == {"cpu"}
     precisions = ("float32", "mixed_bfloat16") if name in ("torch", "jax") else ("float32",)
     assert {label for label, _ in seen} == {f"{name}/{s}/{p}" for s in process.SIDES

@@ -85,6 +85,7 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("rows"):
         lines += ["## Training: droplab against each framework's tutorial and expert loop", "",
                   method(results), "", *table(results), "", headline(results), "", NO_MIXED, ""]
+    lines += profiles(results)
     micro = results.get("micro", [])
     if micro:
         lines += ["## Dropout op (p = 0.5, float32, milliseconds per call, median)", "",
@@ -124,3 +125,18 @@ def splice(text: str, block: str) -> str:
         raise ValueError(f"Invalid value for `readme`: expected the markers {START} and {END}, "
                          f"in that order; they are missing")
     return text[:start] + block + text[end + len(END):]
+
+
+def profiles(results: dict[str, Any]) -> list[str]:
+    """Where the time goes, for each backend short of the target (``droplab bench profile``)."""
+    lines: list[str] = []
+    for p in results.get("profiles", []):
+        lines += [(f"### Where the time goes: {NAMES.get(p['backend'], p['backend'])} "
+                  f"(`droplab bench profile --backend {p['backend']}`)"), "",
+                  (f"{p['precision']}, kernels={p['kernels']}, {p['products']} products: "
+                  f"{sig(p['step_ms'])} ms a step over {p['steps']} steps."), "",
+                  "| ms a step | share | where |", "|---:|---:|---|"]
+        lines += [f"| {sig(t['ms_per_step'])} | {100 * t['share']:.0f}% | `{t['name']}` |"
+                  for t in p["top"]]
+        lines.append("")
+    return lines

@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-micro", action="store_true")
+    p.add_argument("--skip-profile", action="store_true",
+                   help="no per-step profile for the backends short of the target")
     p.add_argument("--render", action="store_true",
                    help="measure nothing: regenerate --markdown and --readme from --json")
     p.add_argument("--json", type=Path, default=Path("runs/bench.json"), metavar="FILE")
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         results["rows"] = suite.rows(entries, runs)
         results["headline"] = suite.headline(results["rows"], runs)
         results["runs"] = runs
+        results["profiles"] = [] if args.skip_profile else _profiles(results["rows"], args)
     if not args.skip_micro:
         for name in names:
             _micro(name, args, results)
@@ -147,6 +150,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.json}")
     _render(results, args)
     return 0
+
+
+def _profiles(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``droplab bench profile`` for each float32 row short of the target: where its time goes."""
+    import subprocess
+
+    from droplab.bench import report
+
+    out = []
+    for r in rows:
+        if r["precision"] != "float32" or r["speedup"]["median"] >= report.SPEEDUP_TARGET:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "profile.json"
+            cmd = [common.python_for(r["backend"]), "-m", "droplab", "bench", "profile",
+                   "--backend", r["backend"], "--device", args.device, "--json", str(path)]
+            cmd += ["--data-dir", str(args.data_dir)] if args.data_dir else []
+            if subprocess.call(cmd, stdin=subprocess.DEVNULL) == 0:
+                out.append(json.loads(path.read_text()))
+    return out
 
 
 def _micro(name: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
