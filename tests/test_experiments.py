@@ -133,7 +133,7 @@ def fake_training(monkeypatch):
     x = rng.uniform(0, 1, (300, 784)).astype(np.float32)
     y = rng.integers(0, 10, 300)
     data = Arrays(x[:200], y[:200], x[200:], y[200:])
-    monkeypatch.setattr(training, "dataset", lambda n_train, n_val: data)
+    monkeypatch.setattr(training, "dataset", lambda n_train, n_val, val_split=0: data)
     monkeypatch.setattr(training, "learner_for",
                         lambda params, seed, data: FakeLearner(training.config_for(params, seed),
                                                                data))
