@@ -10,6 +10,7 @@ from typing import Any
 
 from droplab import _checks
 from droplab import precision as _precision
+from droplab.optim import OPTIMIZERS, SCHEDULES
 
 MODELS = ("scratch", "concise")
 # TrainConfig.kernels: "auto", droplab's fastest step on this machine (compiled gated and fused
@@ -23,8 +24,11 @@ class MLPConfig:
     """The chapter's MLP: 784 -> num_hiddens_1 -> num_hiddens_2 -> num_outputs, ReLU, dropout after
     each hidden layer (only in training). Defaults are the book's ``hparams``.
 
-    ``weight_decay`` (L2 on the weights, added to the SGD update) and ``noise`` (which noise the
+    ``weight_decay`` (L2 on the weights, added to the gradient) and ``noise`` (which noise the
     scratch model injects after each hidden layer; ``"dropout"`` is the chapter's) serve the exercises.
+    ``optimizer`` (``"sgd"``, the book's; ``"momentum"``; ``"adam"``), ``momentum`` (the heavy ball's
+    beta, Adam's beta1) and ``schedule`` (``"constant"``, the book's; ``"cosine"``, once per epoch)
+    serve model selection; :mod:`droplab.optim` defines them.
     """
 
     num_outputs: int = 10
@@ -35,6 +39,9 @@ class MLPConfig:
     lr: float = 0.1
     weight_decay: float = 0.0
     noise: str = "dropout"
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         _checks.positive_int(self.num_outputs, "num_outputs")
@@ -46,6 +53,9 @@ class MLPConfig:
         _checks.non_negative(self.weight_decay, "weight_decay")
         if not isinstance(self.noise, str) or not self.noise:
             raise TypeError(_checks.invalid("noise", "a noise name", self.noise))
+        _checks.one_of(self.optimizer, "optimizer", OPTIMIZERS)
+        _checks.one_of(self.schedule, "schedule", SCHEDULES)
+        _checks.open_probability(self.momentum, "momentum")
 
 
 @dataclass(frozen=True)
