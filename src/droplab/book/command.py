@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the framework tab: " + ", ".join(TABS))
     p.add_argument("--ipynb", action="store_true", help="write a Jupyter notebook (nbformat v4)")
     p.add_argument("--source", type=Path, metavar="FILE",
-                   help="your copy of the section's .md file (else $DROPLAB_BOOK_SOURCE)")
+                   help="your copy of the section's .md file, or of d2l-en (a folder holding "
+                        "SECTION.md; else $DROPLAB_BOOK_SOURCE)")
     p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output file (default: stdout)")
 
 

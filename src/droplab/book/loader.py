@@ -2,7 +2,8 @@
 
 Order (the first that has it wins):
 
-1. ``source``, the file the caller names (``--source FILE``), read as is;
+1. ``source``, the file the caller names (``--source FILE``), read as is, or a folder laid out
+   as a d2l-en checkout (its ``<section>.md``);
 2. ``$DROPLAB_BOOK_SOURCE``: a file (used for the Dropout section, or for any section whose
    pinned SHA-256 it has) or a d2l-en checkout (its ``<section>.md``);
 3. droplab's cache, ``<cache_root>/book/<commit>/<section>.md``, if its SHA-256 is the pinned one;
@@ -42,7 +43,8 @@ def load_section(section: str = DEFAULT, *, source: str | os.PathLike[str] | Non
             (bad checksum or no network; the message says to pass ``--source``).
     """
     if source is not None:
-        return _read(Path(source))
+        path = Path(source)
+        return _read(path / f"{canonical(section)}.md" if path.is_dir() else path)
     name = canonical(section)
     text = _from_env(name)
     if text is not None:
