@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from droplab import _checks
+
 if TYPE_CHECKING:
     from droplab.config import MLPConfig
 
@@ -73,6 +75,28 @@ def init_state(optimizer: str, params: Mapping[str, np.ndarray]) -> dict[str, np
     if optimizer == "adam":
         state["opt.step"] = np.array(0, np.int64)
     return state
+
+
+def loaded_state(optimizer: str, state: Mapping[str, np.ndarray],
+                 shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The optimiser state a learner takes from a checkpoint ``state`` (``shapes``: its
+    parameters', from :func:`droplab.backends.protocol.param_shapes`).
+
+    A checkpoint holding exactly this optimiser's ``opt.`` keys gives them (shapes checked:
+    ValueError names the key); any other (weights only, another backend's plain SGD, another
+    optimiser's) starts the optimiser afresh (:func:`init_state`), so weights load everywhere.
+    """
+    keys = state_keys(optimizer, shapes)
+    if {k for k in state if k.startswith("opt.")} != set(keys):
+        return init_state(optimizer, {n: np.zeros(s, np.float32) for n, s in shapes.items()})
+    out: dict[str, np.ndarray] = {}
+    for key in keys:
+        want = () if key == "opt.step" else tuple(shapes[key[4:].rsplit(".", 1)[0]])
+        value = np.asarray(state[key], np.int64 if key == "opt.step" else np.float32)
+        if value.shape != want:
+            raise ValueError(_checks.invalid(f"state[{key!r}]", f"shape {want}", value.shape))
+        out[key] = value.copy()
+    return out
 
 
 def reference_update(mlp: MLPConfig, params: Mapping[str, np.ndarray],
