@@ -124,6 +124,13 @@ class FakeLearner:
     def predict(self, x, *, training=False, seed=None):
         return self.activations(x, training=training, seed=seed)["logits"] * 5
 
+    def state_dict(self):
+        return {"W1": self.W1, "W2": self.W2, "W3": self.W3, "opt.epoch": np.array(self.epoch)}
+
+    def load_state_dict(self, state):
+        self.W1, self.W2, self.W3 = (np.array(state[k]) for k in ("W1", "W2", "W3"))
+        self.epoch = int(state["opt.epoch"])
+
 
 @pytest.fixture
 def fake_training(monkeypatch):

@@ -35,6 +35,10 @@ PRESETS = {
     "full": Preset(epochs=20, seeds=3, options={"rates": (0.0, 0.2, 0.5), "probe": 2000}),
 }
 LAYERS = ("h1", "h2")
+# This experiment measures and picks nothing: it needs no held-out validation split.
+SPLITS = ("**Splits.** Every variance is measured on a fixed probe of training images; this report "
+          "selects no configuration and ranks no method, so neither the validation nor the test "
+          "split enters its numbers.")
 
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
@@ -105,7 +109,7 @@ def report(results: Table, history: Table, out: Path) -> str:
                                      ylabel="per-unit variance (mean over units)", logy=True,
                                      title=f"{layer}: variance over training (epoch 0 = init)",
                                      ax_lines=lines))
-    parts = ["## Results", "", *(f"![{f}]({f})" for f in figs), "",
+    parts = ["## Results", "", SPLITS, "", *(f"![{f}]({f})" for f in figs), "",
              "At the last epoch, training mode (masks on), per-unit variance averaged over units:",
              ""]
     for layer in LAYERS:

@@ -10,6 +10,10 @@ without noise is the baseline. Accuracy, loss, the train-val gap and training ti
 
 The full preset trains on 20,000 examples: per-example DropConnect costs about 20x dropout's time
 per epoch on a CPU, and every configuration must see the same data.
+
+Every comparison is on the held-out validation split (``val_split``): the test split takes part in
+no choice, and the report shows its accuracy only for each method at its rate selected on
+validation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, run_params
+from droplab.experiments.base import Preset, Settings, selection_params
 from droplab.experiments.table import Table
 
 NAME = "dropconnect"
@@ -37,12 +41,13 @@ LABELS = {"dropout": "dropout (activations)", "dropconnect": "DropConnect, mask 
 
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
-    out = [run_params(settings, dropout_1=0.0, dropout_2=0.0)]  # the no-noise baseline
+    out = [selection_params(settings, dropout_1=0.0, dropout_2=0.0)]  # the no-noise baseline
     for p in settings.option("rates"):
         for noise in ("dropout", "dropconnect"):
-            out.append(run_params(settings, dropout_1=p, dropout_2=p, noise=noise))
+            out.append(selection_params(settings, dropout_1=p, dropout_2=p, noise=noise))
     for p in settings.option("example_rates"):
-        out.append(run_params(settings, dropout_1=p, dropout_2=p, noise="dropconnect_example"))
+        out.append(selection_params(settings, dropout_1=p, dropout_2=p,
+                                    noise="dropconnect_example"))
     return out
 
 
@@ -78,7 +83,8 @@ def report(results: Table, history: Table, out: Path) -> str:
     if len(history):
         figs.append(plots.curves(history, configs, "val_loss", out / "val_loss_curves.png",
                                  ylabel="validation loss", title="validation loss"))
-    parts = ["## Results", "", *(f"![{f}]({f})" for f in figs), "",
+    parts = ["## Results", "", compare.split_note(results), "",
+             *(f"![{f}]({f})" for f in figs), "",
              compare.metric_table(results, configs, [
                  ("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
                  ("train_eval_loss", "train loss (noise off)", 4),
@@ -107,7 +113,26 @@ def report(results: Table, history: Table, out: Path) -> str:
         for label, where in configs[1:]:
             d = compare.diff(results, "val_acc", where, {"dropout_1": 0.0})
             parts.append("- " + compare.sentence(d, "val accuracy", label, "no noise"))
+    parts += ["", *compare.selected_test(results, selected(results))]
     return "\n".join(parts) + "\n"
+
+
+def selected(results: Table) -> list[tuple[str, dict[str, Any]]]:
+    """Each noise at its rate with the highest mean validation accuracy, and no noise (fixed):
+    the configurations whose test accuracy the report shows."""
+    out = []
+    if len(results.where(dropout_1=0.0)):
+        out.append((f"{LABELS['none']} (fixed)", {"dropout_1": 0.0}))
+    for noise in ("dropout", "dropconnect", "dropconnect_example"):
+        rates = [p for p in results.unique("dropout_1")
+                 if p > 0 and len(results.where(dropout_1=p, noise=noise))]
+        if not rates:
+            continue
+        best = max(rates, key=lambda p: compare.summary(
+            results, "val_acc", {"dropout_1": p, "noise": noise}).mean)
+        out.append((f"{LABELS[noise]}, p = {best} (its best rate on validation)",
+                    {"dropout_1": best, "noise": noise}))
+    return out
 
 
 def _time_ratio(results: Table, a: dict[str, Any], b: dict[str, Any]) -> stats.Summary:

@@ -8,6 +8,11 @@ stochastic pass (dropout left on, as if it were not switched off), and as MC dro
 stochastic passes). For each: accuracy, NLL, Brier score, ECE (15 bins) and the time it took. Then
 the same on shifted inputs (pixel noise, rotation) to see whether MC dropout's uncertainty (entropy,
 mutual information) rises where the model should be unsure.
+
+Every comparison and choice is on the held-out validation split (``val_split``). The test split is
+predicted once per run after training, and the report shows it only for the methods it selects on
+validation: the deterministic network (the standard) and MC dropout with the number of passes T
+whose validation NLL is lowest.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from droplab.experiments import compare, plots, shifts, stats, training
-from droplab.experiments.base import Preset, Settings, run_params
+from droplab.experiments.base import Preset, Settings, selection_params
 from droplab.experiments.table import Table
 from droplab.uncertainty import accuracy, auroc, brier, ece, entropy, mc_predict, nll, softmax
 
@@ -39,7 +44,7 @@ SHIFTS = ("noise", "rotate")
 
 
 def plan(settings: Settings) -> list[dict[str, Any]]:
-    return [run_params(settings, passes=",".join(str(t) for t in settings.option("passes")),
+    return [selection_params(settings, passes=",".join(str(t) for t in settings.option("passes")),
                        noise_sigma=settings.option("noise_sigma"),
                        rotation=settings.option("rotation"))]
 
@@ -50,7 +55,9 @@ def passes(params: dict[str, Any]) -> list[int]:
 
 def extra_seconds(params: dict[str, Any]) -> float:
     n_val = params.get("n_val") or 10_000
-    return 1e-5 * n_val * (sum(passes(params)) + 3 * max(passes(params)))
+    n_test = 10_000 if params.get("val_split") else 0  # the test split, predicted once
+    return 1e-5 * (n_val * (sum(passes(params)) + 3 * max(passes(params)))
+                   + n_test * (1 + sum(passes(params))))
 
 
 def _scores(probs: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
@@ -95,7 +102,20 @@ def execute(params: dict[str, Any], seed: int) -> dict[str, Any]:
         metrics[f"{name}_auroc_det_entropy"] = auroc(entropy(det), entropy(det_s))
         metrics[f"{name}_auroc_mc_entropy"] = auroc(mc[T][1], ent_s)
         metrics[f"{name}_auroc_mc_mi"] = auroc(mc[T][2], mi_s)
+    metrics.update(_test_scores(learner, trained.data, passes(params), seed))
     return {"metrics": metrics, "history": trained.history}
+
+
+def _test_scores(learner: Any, data: Any, Ts: list[int], seed: int) -> dict[str, float]:
+    """Every method's scores on the test split, once, when a validation split was held out
+    (``test_det_acc``, ``test_mc10_nll``, ...); the report shows the selected methods' only."""
+    if data.test_x is None or data.test_y is None:
+        return {}
+    x, y = data.test_x, data.test_y
+    out = _scores(softmax(learner.predict(x, training=False)), y, "test_det")
+    for T in Ts:
+        out.update(_scores(mc_predict(learner, x, T, seed=seed + 2)[0], y, f"test_mc{T}"))
+    return out
 
 
 def report(results: Table, history: Table, out: Path) -> str:
@@ -107,7 +127,7 @@ def report(results: Table, history: Table, out: Path) -> str:
         rows.append([label, *(stats.fmt(stats.summarize(results.values(f"{prefix}_{m}")),
                                         3 if m == "seconds" else 4, interval=False)
                               for m, _, _ in METRICS)])
-    parts = ["## Clean validation data", "",
+    parts = ["## Clean validation data", "", compare.split_note(results), "",
              "Mean ± std over seeds (intervals for the differences below):", "",
              compare.markdown_table(["prediction", *(h for _, h, _ in METRICS)], rows)]
     acc_fig = plots.bars([lbl for lbl, _ in methods],
@@ -125,7 +145,36 @@ def report(results: Table, history: Table, out: Path) -> str:
         parts.append(f"- {label} costs {stats.fmt(_cost(results, prefix), 1)} times the "
                      f"deterministic prediction's time.")
     parts += ["", _why(results, Ts), "", *_shift_section(results, Ts, out)]
+    parts += _test_section(results, methods)
     return "\n".join(parts)
+
+
+def selected_methods(results: Table, methods: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The deterministic network (the standard, fixed) and the MC method (T > 1 passes) with the
+    lowest mean validation NLL."""
+    mc = [(label, prefix) for label, prefix in methods if prefix.startswith("mc") and prefix != "mc1"]
+    chosen = [(f"{methods[0][0]} (the standard, fixed)", methods[0][1])]
+    if mc:
+        label, prefix = min(mc, key=lambda m: stats.summarize(results.values(f"{m[1]}_nll")).mean)
+        chosen.append((f"{label} (lowest validation NLL of the MC methods)", prefix))
+    return chosen
+
+
+def _test_section(results: Table, methods: list[tuple[str, str]]) -> list[str]:
+    if "test_det_acc" not in results.columns or not any(results.values("test_det_acc")):
+        return []
+    rows = []
+    for label, prefix in selected_methods(results, methods):
+        rows.append([label, len(results.values(f"test_{prefix}_acc")),
+                     stats.fmt(stats.summarize(results.values(f"{prefix}_acc"))),
+                     stats.fmt(stats.summarize(results.values(f"test_{prefix}_acc"))),
+                     stats.fmt(stats.summarize(results.values(f"test_{prefix}_nll")))])
+    return ["## Test accuracy of the selected configurations", "",
+            ("Selected on the validation split; the test split (10,000 images) is predicted once "
+             "per run after its last epoch. Mean ± std [95% interval] over seeds."), "",
+            compare.markdown_table(["selected prediction", "seeds",
+                                    "val accuracy (validation split)",
+                                    "test accuracy (test split)", "test NLL (test split)"], rows)]
 
 
 def _cost(results: Table, prefix: str) -> stats.Summary:
