@@ -35,30 +35,11 @@ Environment variables:
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
-from droplab.backends.jax.book_key import BookKey, get_key
-from droplab.backends.jax.d2l_data import ArrayLoader, DataModule, FashionMNIST
-from droplab.backends.jax.d2l_module import SGD, Classifier, Module, TrainState
-from droplab.backends.jax.d2l_trainer import Trainer
-from droplab.compat import HyperParameters, ProgressBoard, add_to_class
-from droplab.compat.env import seed as _env_seed
-from droplab.compat.notebook import use_svg_display
+from droplab.backends.jax import book_key, d2l_data, d2l_module, d2l_trainer
+from droplab.compat import env, exports
 
-SEED = _env_seed()
-
-
-def reshape(x: jax.Array, *args: object, **kwargs: object) -> jax.Array:
-    """``x.reshape(...)`` (d2l's framework-neutral helper)."""
-    return x.reshape(*args, **kwargs)
-
-
-def astype(x: jax.Array, *args: object, **kwargs: object) -> jax.Array:
-    return x.astype(*args, **kwargs)
-
-
-def to(x: jax.Array, device: jax.Device) -> jax.Array:
-    return jax.device_put(x, device)
+SEED = env.seed()
 
 
 def cpu() -> jax.Device:
@@ -76,57 +57,9 @@ def num_gpus() -> int:
         return 0
 
 
-def numpy(x: jax.Array) -> object:
-    import numpy as np
-
-    return np.asarray(x)
-
-
-# d2l's array helpers that the book's JAX code (and d2l's own classes) call.
-argmax = jnp.argmax
-reduce_mean = jnp.mean
-reduce_sum = jnp.sum
-float32 = jnp.float32
-int32 = jnp.int32
-arange = jnp.arange
-zeros = jnp.zeros
-ones = jnp.ones
-matmul = jnp.matmul
-exp = jnp.exp
-log = jnp.log
-concat = jnp.concatenate
-stack = jnp.stack
-size = jnp.size
-
-__all__ = [
-    "SEED",
-    "SGD",
-    "ArrayLoader",
-    "BookKey",
-    "Classifier",
-    "DataModule",
-    "FashionMNIST",
-    "HyperParameters",
-    "Module",
-    "ProgressBoard",
-    "TrainState",
-    "Trainer",
-    "add_to_class",
-    "astype",
-    "cpu",
-    "get_key",
-    "gpu",
-    "num_gpus",
-    "numpy",
-    "reshape",
-    "to",
-    "use_svg_display",
-]
-
-
-# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
-# this module, outside __all__).
-from droplab.compat import aliases, plotting
-
-aliases.export(globals(), "jax")  # names this module defines itself are kept
-plotting.export(globals())
+# The classes from the backend's d2l modules and get_key; the framework-free ones, d2l's array
+# helpers (``d2l.reshape``, ``d2l.astype``, ``d2l.to``, ...) and plotting helpers, written once in
+# droplab.compat.
+exports.finish_d2l(globals(), "jax", (book_key, d2l_data, d2l_module, d2l_trainer),
+                   "ArrayLoader", "BookKey", "TrainState", "astype", "get_key", "gpu", "reshape",
+                   "to")

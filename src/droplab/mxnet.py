@@ -31,74 +31,20 @@ Environment variables:
 
 from __future__ import annotations
 
-from typing import Any
+from droplab.backends.mxnet import d2l_data, d2l_module, d2l_trainer
+from droplab.backends.mxnet._framework import mx, seed_mxnet
+from droplab.compat import env, exports
 
-from droplab.backends.mxnet._framework import mnp, mx, npx, seed_mxnet
-from droplab.backends.mxnet.d2l_data import ArrayLoader, DataModule, FashionMNIST
-from droplab.backends.mxnet.d2l_module import SGD, Classifier, Module
-from droplab.backends.mxnet.d2l_trainer import Trainer
-from droplab.compat import HyperParameters, ProgressBoard, add_to_class
-from droplab.compat import env as d2l_env
-from droplab.compat.notebook import use_svg_display
-
-SEED = d2l_env.seed_or_fresh()
+SEED = env.seed_or_fresh()
 seed_mxnet(SEED)
 
-# d2l's array helpers that the book's MXNet code (and d2l's own classes) call.
-reshape = mnp.reshape
-argmax = mnp.argmax
-reduce_mean = mnp.mean
-reduce_sum = mnp.sum
-float32 = mnp.float32
-int32 = mnp.int32
-arange = mnp.arange
-zeros = mnp.zeros
-ones = mnp.ones
-matmul = mnp.dot
-exp = mnp.exp
-log = mnp.log
-concat = mnp.concatenate
-stack = mnp.stack
-size = mnp.size
 cpu = mx.cpu
 gpu = mx.gpu
 num_gpus = mx.context.num_gpus
+npx = mx.npx  # MXNet's NumPy extensions, which d2l's MXNet module exports too
 
-
-def astype(x: Any, dtype: Any) -> Any:
-    return x.astype(dtype)
-
-
-def numpy(x: Any) -> Any:
-    """An MXNet array as a NumPy array."""
-    return x.asnumpy()
-
-
-__all__ = [
-    "SEED",
-    "SGD",
-    "ArrayLoader",
-    "Classifier",
-    "DataModule",
-    "FashionMNIST",
-    "HyperParameters",
-    "Module",
-    "ProgressBoard",
-    "Trainer",
-    "add_to_class",
-    "astype",
-    "cpu",
-    "gpu",
-    "npx",
-    "num_gpus",
-    "numpy",
-    "use_svg_display",
-]
-
-
-# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
-# this module, outside __all__).
-from droplab.compat import aliases, plotting
-
-aliases.export(globals(), "mxnet")  # names this module defines itself are kept
-plotting.export(globals())
+# The classes from the backend's d2l modules; the framework-free ones, d2l's array helpers
+# (``d2l.reshape``, ``d2l.numpy``, ``d2l.astype``, ...) and plotting helpers, written once in
+# droplab.compat.
+exports.finish_d2l(globals(), "mxnet", (d2l_data, d2l_module, d2l_trainer),
+                   "ArrayLoader", "astype", "gpu", "npx")

@@ -30,36 +30,22 @@ Environment variables:
 
 from __future__ import annotations
 
-from droplab.backends.tensorflow import tf  # quiets TensorFlow's C++ logging first
-from droplab.backends.tensorflow.d2l_data import DataModule, FashionMNIST, TensorLoader
-from droplab.backends.tensorflow.d2l_module import SGD, Classifier, Module, numpy
-from droplab.backends.tensorflow.d2l_trainer import Trainer
-from droplab.compat import HyperParameters, ProgressBoard, add_to_class
-from droplab.compat import env as d2l_env
-from droplab.compat.notebook import use_svg_display
+from droplab.backends.tensorflow import (
+    d2l_data,
+    d2l_module,
+    d2l_trainer,
+    tf,  # quiets TensorFlow's C++ logging first
+)
+from droplab.compat import env, exports
 
-SEED = d2l_env.seed()
+SEED = env.seed()
 if SEED is not None:
     # Keras draws its default initialiser and dropout seeds when layers are constructed, so the
     # seed must be set before the book's first model is built: at import.
     tf.keras.utils.set_random_seed(SEED)
 
-# d2l's tensor helpers that the book's TensorFlow code (and d2l's own classes) call.
-reshape = tf.reshape
-astype = tf.cast
-argmax = tf.argmax
-reduce_mean = tf.reduce_mean
-reduce_sum = tf.reduce_sum
-float32 = tf.float32
-int32 = tf.int32
-arange = tf.range
-zeros = tf.zeros
-ones = tf.ones
-matmul = tf.matmul
-exp = tf.exp
-log = tf.math.log
-concat = tf.concat
-stack = tf.stack
+# d2l's helpers whose TensorFlow form differs from the shared alias table (droplab.compat.aliases):
+# ``size`` stays a tensor, ``numpy`` (from d2l_module) also takes NumPy arrays.
 size = tf.size
 
 
@@ -71,28 +57,6 @@ def num_gpus() -> int:
     return len(tf.config.experimental.list_physical_devices("GPU"))
 
 
-__all__ = [
-    "SEED",
-    "SGD",
-    "Classifier",
-    "DataModule",
-    "FashionMNIST",
-    "HyperParameters",
-    "Module",
-    "ProgressBoard",
-    "TensorLoader",
-    "Trainer",
-    "add_to_class",
-    "cpu",
-    "num_gpus",
-    "numpy",
-    "use_svg_display",
-]
-
-
-# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
-# this module, outside __all__).
-from droplab.compat import aliases, plotting
-
-aliases.export(globals(), "tensorflow")  # names this module defines itself are kept
-plotting.export(globals())
+# The classes from the backend's d2l modules; the framework-free ones, d2l's tensor helpers
+# (``d2l.reshape``, ``d2l.argmax``, ...) and plotting helpers, written once in droplab.compat.
+exports.finish_d2l(globals(), "tensorflow", (d2l_data, d2l_module, d2l_trainer), "TensorLoader")

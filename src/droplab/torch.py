@@ -31,40 +31,15 @@ from __future__ import annotations
 
 import torch
 
-from droplab.backends.torch.d2l_data import DataModule, FashionMNIST, TensorLoader
-from droplab.backends.torch.d2l_module import SGD, Classifier, Module
-from droplab.backends.torch.d2l_trainer import Trainer, gpu, gpu_count
-from droplab.compat import HyperParameters, ProgressBoard, add_to_class
-from droplab.compat.env import seed as _env_seed
-from droplab.compat.notebook import use_svg_display
+from droplab.backends.torch import d2l_data, d2l_module, d2l_trainer
+from droplab.backends.torch.d2l_trainer import gpu, gpu_count
+from droplab.compat import env, exports
 
-SEED = _env_seed()
+SEED = env.seed()
 if SEED is not None:
     torch.manual_seed(SEED)
 
-# d2l's tensor helpers.
-reshape = torch.reshape
-arange = torch.arange
-zeros = torch.zeros
-ones = torch.ones
-tensor = torch.tensor
-float32 = torch.float32
-int32 = torch.int32
-argmax = torch.argmax
-exp = torch.exp
-log = torch.log
-matmul = torch.matmul
-stack = torch.stack
-concat = torch.cat
 num_gpus = gpu_count
-
-
-def numpy(x: torch.Tensor, *args, **kwargs):
-    return x.detach().numpy(*args, **kwargs)
-
-
-def size(x: torch.Tensor, *args, **kwargs) -> int:
-    return x.numel(*args, **kwargs)
 
 
 def cpu() -> torch.device:
@@ -75,30 +50,7 @@ def try_gpu(i: int = 0) -> torch.device:
     return gpu(i) if gpu_count() >= i + 1 else cpu()
 
 
-__all__ = [
-    "SEED",
-    "SGD",
-    "Classifier",
-    "DataModule",
-    "FashionMNIST",
-    "HyperParameters",
-    "Module",
-    "ProgressBoard",
-    "TensorLoader",
-    "Trainer",
-    "add_to_class",
-    "cpu",
-    "gpu",
-    "num_gpus",
-    "numpy",
-    "try_gpu",
-    "use_svg_display",
-]
-
-
-# d2l 1.0's tensor aliases and plotting helpers, written once in droplab.compat (attributes of
-# this module, outside __all__).
-from droplab.compat import aliases, plotting
-
-aliases.export(globals(), "torch")  # names this module defines itself are kept
-plotting.export(globals())
+# The classes from the backend's d2l modules; the framework-free ones, d2l's tensor helpers
+# (``d2l.reshape``, ``d2l.numpy``, ...) and plotting helpers, written once in droplab.compat.
+exports.finish_d2l(globals(), "torch", (d2l_data, d2l_module, d2l_trainer),
+                   "TensorLoader", "gpu", "try_gpu")

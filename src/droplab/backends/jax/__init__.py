@@ -17,22 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from droplab import _checks
-from droplab.backends.jax.dropout import (
-    dropout_layer as _dropout_layer,
-)
-from droplab.backends.jax.dropout import (
-    dropout_with_grad,
-    keep_mask,
-    native_dropout,
-)
-from droplab.backends.jax.keys import as_key, fresh_key
-from droplab.backends.jax.learner import JaxLearner, learner
-from droplab.backends.jax.lowmem import (
-    dropout_layer_lowmem,
-    lowmem_report,
-    lowmem_savings,
-    residual_bytes,
-)
+from droplab.backends.jax import dropout, lowmem
+from droplab.backends.jax.dropout import dropout_with_grad as dropout_with_grad
+from droplab.backends.jax.dropout import keep_mask as keep_mask
+from droplab.backends.jax.dropout import native_dropout as native_dropout
+from droplab.backends.jax.keys import as_key as as_key
+from droplab.backends.jax.keys import fresh_key as fresh_key
+from droplab.backends.jax.learner import JaxLearner as JaxLearner
+from droplab.backends.jax.learner import learner as learner
+from droplab.backends.jax.lowmem import dropout_layer_lowmem as dropout_layer_lowmem
+from droplab.backends.jax.lowmem import lowmem_report as lowmem_report
+from droplab.backends.jax.lowmem import lowmem_savings as lowmem_savings
+from droplab.backends.jax.lowmem import residual_bytes as residual_bytes
+from droplab.compat import exports
 
 NAME = "jax"
 
@@ -89,32 +86,9 @@ def device_of(x: Any) -> str:
     return "cpu" if d.platform == "cpu" else f"{'cuda' if d.platform == 'gpu' else d.platform}:{d.id}"
 
 
-def dropout_layer(X: Any, p: float, *, seed: Any = None, low_memory: bool = False) -> jax.Array:
-    """Dropout (see :func:`droplab.backends.jax.dropout.dropout_layer`); ``low_memory=True``
-    keeps only the key for backward and draws the mask again there (same mask, same gradient)."""
-    if low_memory:
-        return dropout_layer_lowmem(X, p, seed=seed)
-    return _dropout_layer(X, p, seed=seed)
+# The from-scratch dropout, or with ``low_memory=True`` the variant that keeps only the key for
+# backward and draws the mask again there (same mask, same gradient).
+dropout_layer = exports.dropout_with_low_memory(dropout.dropout_layer, lowmem.dropout_layer_lowmem)
 
-
-__all__ = [
-    "DTYPES",
-    "NAME",
-    "JaxLearner",
-    "as_key",
-    "asarray",
-    "device_of",
-    "dropout_layer",
-    "dropout_layer_lowmem",
-    "dropout_with_grad",
-    "fresh_key",
-    "gpu_count",
-    "is_native",
-    "keep_mask",
-    "learner",
-    "lowmem_report",
-    "lowmem_savings",
-    "native_dropout",
-    "residual_bytes",
-    "to_numpy",
-]
+exports.finish_backend(globals(), "JaxLearner", "as_key", "dropout_layer_lowmem", "fresh_key",
+                       "keep_mask", "lowmem_report", "lowmem_savings", "residual_bytes")

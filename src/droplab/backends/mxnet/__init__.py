@@ -11,9 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from droplab.backends.mxnet._framework import device_name, mnp, mx, npx
-from droplab.backends.mxnet.dropout import dropout_layer, dropout_with_grad, native_dropout
-from droplab.backends.mxnet.learner import MXNetLearner, learner
+from droplab.backends.mxnet._framework import device_name
+from droplab.backends.mxnet._framework import mnp as mnp
+from droplab.backends.mxnet._framework import mx as mx
+from droplab.backends.mxnet._framework import npx as npx
+from droplab.backends.mxnet.dropout import dropout_layer as dropout_layer
+from droplab.backends.mxnet.dropout import dropout_with_grad as dropout_with_grad
+from droplab.backends.mxnet.dropout import native_dropout as native_dropout
+from droplab.backends.mxnet.learner import MXNetLearner as MXNetLearner
+from droplab.backends.mxnet.learner import learner as learner
+from droplab.compat import exports
 
 NAME = "mxnet"
 # bfloat16 is left out: MXNet 1.9.1's NumPy arrays cannot hold it (NumPy has no such dtype).
@@ -56,20 +63,4 @@ def device_of(x: Any) -> str:
     return device_name(x.ctx)
 
 
-__all__ = [
-    "DTYPES",
-    "NAME",
-    "MXNetLearner",
-    "asarray",
-    "device_of",
-    "dropout_layer",
-    "dropout_with_grad",
-    "gpu_count",
-    "is_native",
-    "learner",
-    "mnp",
-    "mx",
-    "native_dropout",
-    "npx",
-    "to_numpy",
-]
+exports.finish_backend(globals(), "MXNetLearner", "mnp", "mx", "npx")

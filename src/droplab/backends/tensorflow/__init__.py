@@ -12,13 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 
-from droplab.backends.tensorflow.arrays import asarray, device_of, is_native, to_numpy
-from droplab.backends.tensorflow.dropout import (
-    dropout_layer,
-    dropout_with_grad,
-    native_dropout,
-)
-from droplab.backends.tensorflow.learner import TensorFlowLearner, learner
+from droplab.backends.tensorflow.arrays import asarray as asarray
+from droplab.backends.tensorflow.arrays import device_of as device_of
+from droplab.backends.tensorflow.arrays import is_native as is_native
+from droplab.backends.tensorflow.arrays import to_numpy as to_numpy
+from droplab.backends.tensorflow.dropout import dropout_layer as dropout_layer
+from droplab.backends.tensorflow.dropout import dropout_with_grad as dropout_with_grad
+from droplab.backends.tensorflow.dropout import native_dropout as native_dropout
+from droplab.backends.tensorflow.learner import TensorFlowLearner as TensorFlowLearner
+from droplab.backends.tensorflow.learner import learner as learner
+from droplab.compat import exports
 
 NAME = "tensorflow"
 
@@ -30,18 +33,4 @@ def gpu_count() -> int:
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
-__all__ = [
-    "DTYPES",
-    "NAME",
-    "TensorFlowLearner",
-    "asarray",
-    "device_of",
-    "dropout_layer",
-    "dropout_with_grad",
-    "gpu_count",
-    "is_native",
-    "learner",
-    "native_dropout",
-    "tf",
-    "to_numpy",
-]
+exports.finish_backend(globals(), "TensorFlowLearner", "tf")

@@ -12,17 +12,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from droplab.backends.torch.bits import keep_mask
-from droplab.backends.torch.dropout import dropout_layer as _dropout_layer
-from droplab.backends.torch.dropout import dropout_with_grad, native_dropout
-from droplab.backends.torch.learner import TorchLearner, learner
-from droplab.backends.torch.lowmem import (
-    dropout_layer_lowmem,
-    lowmem_report,
-    lowmem_savings,
-    saved_tensor_bytes,
-)
-from droplab.backends.torch.model import saved_bytes_per_step
+from droplab.backends.torch import dropout, lowmem
+from droplab.backends.torch.bits import keep_mask as keep_mask
+from droplab.backends.torch.dropout import dropout_with_grad as dropout_with_grad
+from droplab.backends.torch.dropout import native_dropout as native_dropout
+from droplab.backends.torch.learner import TorchLearner as TorchLearner
+from droplab.backends.torch.learner import learner as learner
+from droplab.backends.torch.lowmem import dropout_layer_lowmem as dropout_layer_lowmem
+from droplab.backends.torch.lowmem import lowmem_report as lowmem_report
+from droplab.backends.torch.lowmem import lowmem_savings as lowmem_savings
+from droplab.backends.torch.lowmem import saved_tensor_bytes as saved_tensor_bytes
+from droplab.backends.torch.model import saved_bytes_per_step as saved_bytes_per_step
+from droplab.compat import exports
 
 NAME = "torch"
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -62,31 +63,10 @@ def device_of(x: Any) -> str:
     return str(x.device)
 
 
-def dropout_layer(X: Any, p: float, *, seed: Any = None, low_memory: bool = False) -> torch.Tensor:
-    """Dropout (see :func:`droplab.backends.torch.dropout.dropout_layer`); ``low_memory=True``
-    saves only the seed for backward and regenerates the mask there (same mask, same gradient)."""
-    if low_memory:
-        return dropout_layer_lowmem(X, p, seed=seed)
-    return _dropout_layer(X, p, seed=seed)
+# The from-scratch dropout, or with ``low_memory=True`` the variant that saves only the seed for
+# backward and regenerates the mask there (same mask, same gradient).
+dropout_layer = exports.dropout_with_low_memory(dropout.dropout_layer, lowmem.dropout_layer_lowmem)
 
-
-__all__ = [
-    "DTYPES",
-    "NAME",
-    "TorchLearner",
-    "asarray",
-    "device_of",
-    "dropout_layer",
-    "dropout_layer_lowmem",
-    "dropout_with_grad",
-    "gpu_count",
-    "is_native",
-    "keep_mask",
-    "learner",
-    "lowmem_report",
-    "lowmem_savings",
-    "native_dropout",
-    "saved_bytes_per_step",
-    "saved_tensor_bytes",
-    "to_numpy",
-]
+exports.finish_backend(globals(), "TorchLearner", "dropout_layer_lowmem", "keep_mask",
+                       "lowmem_report", "lowmem_savings", "saved_bytes_per_step",
+                       "saved_tensor_bytes")
