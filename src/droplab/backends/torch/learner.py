@@ -7,7 +7,8 @@ The training step comes from one of two places, chosen by ``config.kernels``:
   dropout, and the low-memory dropout, always run this step.
 * ``"auto"``: droplab's fast step (:func:`droplab.backends.torch.fast.choose`): a hand-written
   backward with compiled kernels where this machine builds them. Same masks, same gradients up
-  to float rounding.
+  to float rounding. It fuses plain SGD into its products; momentum and Adam
+  (``MLPConfig.optimizer``) run the book's step with torch.optim's optimiser.
 
 Randomness comes only from ``config.seed``: the init, each epoch's permutation
 (:func:`droplab.data.epoch_permutation`) and each epoch's mask generator
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from droplab import _checks, devices
+from droplab import _checks, devices, optim
 from droplab.backends.protocol import checked_state, param_shapes
 from droplab.backends.torch import fast
 from droplab.backends.torch import model as M
@@ -78,7 +79,8 @@ class TorchLearner:
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        plain = config.kernels == "off" or low_memory or self.noise != "dropout"
+        plain = (config.kernels == "off" or low_memory or self.noise != "dropout"
+                 or not fast.supports(config))
         self.step: PlainStep | fast.FastStep = (
             PlainStep(self._logits, self.params, self.mlp, config.batch_size, dev, self.mixed)
             if plain else fast.choose(config, self.params, dev, products=products,
@@ -108,7 +110,9 @@ class TorchLearner:
     # -- training ------------------------------------------------------------------------------
 
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD (dropout on); the mean training loss per example."""
+        """One epoch of minibatch SGD (or the configured optimiser; dropout on) at the epoch's
+        learning rate (:func:`droplab.optim.lr_at`); the mean training loss per example."""
+        self.step.set_lr(optim.lr_at(self.mlp, epoch, self.config.epochs))
         n = len(self.train_y)
         order = torch.from_numpy(epoch_permutation(self.config.seed, epoch, n)).to(self.device)
         total = torch.zeros((), device=self.device)
@@ -201,18 +205,30 @@ class TorchLearner:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy copies in the protocol's names and layout: weights (in, out), the
-        transpose of PyTorch's (out, in) (plain SGD keeps no other state)."""
-        return {k: (t.detach().t() if k.endswith(".weight") else t.detach()).cpu().numpy().copy()
-                for k, t in self.params.items()}
+        """Parameters and optimiser state (:mod:`droplab.optim`'s ``opt.`` keys; plain SGD keeps
+        none) as NumPy copies in the protocol's names and layout: weights and their moments
+        (in, out), the transpose of PyTorch's (out, in)."""
+        tensors = {**self.params, **self.step.optimizer_state()}
+        return {k: (t.detach().t() if _is_matrix(k) else t.detach()).cpu().numpy().copy()
+                for k, t in tensors.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` (the protocol's layout, from any backend) into the parameters."""
+        """Copy ``state`` (the protocol's layout, from any backend) into the parameters and the
+        optimiser (its own ``opt.`` keys, or afresh: :func:`droplab.optim.loaded_state`)."""
         shapes = param_shapes(self.mlp, int(self.train_x.shape[1]))
+        values = checked_state(state, shapes)
+        opt_state = optim.loaded_state(self.mlp.optimizer, state, shapes)
         with torch.no_grad():
-            for k, v in checked_state(state, shapes).items():
+            for k, v in values.items():
                 value = torch.as_tensor(v)
                 self.params[k].copy_(value.t() if k.endswith(".weight") else value)
+        self.step.load_optimizer_state(
+            {k: v.T if _is_matrix(k) else v for k, v in opt_state.items()})
+
+
+def _is_matrix(key: str) -> bool:
+    """A weight or a weight's moment (``opt.lin1.weight.m``): stored transposed."""
+    return key.endswith(".weight") or ".weight." in key
 
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> TorchLearner:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from droplab import _checks, precision
@@ -34,7 +35,7 @@ from droplab.backends.torch.fast.products import Dense, Gated, Products
 from droplab.backends.torch.fast.threads import ThreadTuner, using
 from droplab.config import TrainConfig
 
-__all__ = ["FastStep", "Model", "choose"]
+__all__ = ["FastStep", "Model", "choose", "supports"]
 
 
 class Model(Protocol):
@@ -47,6 +48,8 @@ class Model(Protocol):
     def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None: ...
 
     def logits(self, X: torch.Tensor) -> torch.Tensor: ...
+
+    def set_lr(self, lr: float) -> None: ...
 
 
 class FastStep:
@@ -64,6 +67,17 @@ class FastStep:
         self.tuner = ThreadTuner(device, enabled=threads == "auto" and stable)
         self.threads = threads if isinstance(threads, int) else None
         self.compute = torch.bfloat16 if mixed else torch.float32
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the coming epoch (droplab.optim.lr_at)."""
+        self.model.set_lr(lr)
+
+    def optimizer_state(self) -> dict[str, torch.Tensor]:
+        """Plain SGD (the only optimiser this step runs, :func:`supports`) keeps no state."""
+        return {}
+
+    def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        """Plain SGD keeps no state: nothing to load."""
 
     def _drop(self, gen: torch.Generator | None, n: int) -> Drop:
         if self.config.model != "scratch":
@@ -93,6 +107,13 @@ class FastStep:
         threads = self.threads if self.threads is not None else self.tuner.threads()
         with using(threads):
             return self.model.logits(X)
+
+
+def supports(config: TrainConfig) -> bool:
+    """Whether the fast step runs ``config``'s optimiser: it fuses plain SGD into its gradient
+    products; momentum and Adam run the plain step (torch.optim's), which reports its own
+    products ("dense")."""
+    return config.mlp.optimizer == "sgd"
 
 
 def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.device, *,

@@ -49,7 +49,7 @@ class FusedMixedMLP:
                  kernels: Fused, *, gated: bool = False) -> None:
         self.manual = m = ManualMLP(params, mlp, batch_size, torch.bfloat16)  # constants, logits
         self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), torch.bfloat16)
-        self.p1, self.p2, self.lr, self.decay = m.p1, m.p2, m.lr, m.decay
+        self.p1, self.p2 = m.p1, m.p2
         self.kernels = kernels
         if gated and not kernels.gated:
             raise ValueError("FusedMixedMLP: gated=True needs the bfloat16 gated products "
@@ -71,9 +71,16 @@ class FusedMixedMLP:
         # The flat buffer's six segments (W1, b1, W2, b2, W3, b3): weight decay on the weights.
         self._params = self.flat.params
         self._offsets = torch.tensor(self.flat.offsets, dtype=torch.int64)
+        self._cast: tuple[int, ...] | None = None  # the parameters' versions at the last cast
+        self.set_lr(m.lr)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the coming steps (the learner's, once per epoch): the SGD
+        kernel's per-segment factors."""
+        self.manual.set_lr(lr)
+        self.lr, self.decay = lr, self.manual.decay
         self._beta = torch.tensor([self.decay, 1.0] * 3, dtype=torch.float32)
         self._alphas: dict[tuple[int, float], torch.Tensor] = {}  # (B, f2) -> see _alpha
-        self._cast: tuple[int, ...] | None = None  # the parameters' versions at the last cast
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         # The bfloat16 copy is rewritten by each step's sgd; cast again only where the parameters

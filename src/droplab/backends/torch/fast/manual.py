@@ -80,12 +80,17 @@ class ManualMLP:
         self.W1, self.b1 = params["lin1.weight"], params["lin1.bias"]
         self.W2, self.b2 = params["lin2.weight"], params["lin2.bias"]
         self.W3, self.b3 = params["lin3.weight"], params["lin3.bias"]
-        self.p1, self.p2, self.lr = mlp.dropout_1, mlp.dropout_2, mlp.lr
-        self.decay = 1.0 - mlp.lr * mlp.weight_decay
+        self.p1, self.p2, self.weight_decay = mlp.dropout_1, mlp.dropout_2, mlp.weight_decay
+        self.set_lr(mlp.lr)
         self.compute = compute or self.W1.dtype
         self.products = products or Dense()
         dev = self.W1.device
         self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the coming steps (the learner's, once per epoch)."""
+        self.lr = lr
+        self.decay = 1.0 - lr * self.weight_decay  # SGD's coupled L2 as a factor on W
 
     def batch(self, X: torch.Tensor, y: torch.Tensor,
               idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

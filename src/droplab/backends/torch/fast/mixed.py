@@ -64,6 +64,10 @@ class FlatMixedMLP:
         m = self.manual
         self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), compute)
 
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the coming steps (the learner's, once per epoch)."""
+        self.manual.set_lr(lr)
+
     def batch(self, X: torch.Tensor, y: torch.Tensor,
               idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The minibatch: rows ``idx`` of the resident ``X`` and ``y``."""
