@@ -53,9 +53,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ab = cmds.add_parser("ab", help="two configurations' epochs interleaved in one process")
     ab.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
     ab.add_argument("--a", default="", metavar="SPEC", help="A's changes, e.g. kernels=off")
-    ab.add_argument("--b", default="kernels=off", metavar="SPEC",
-                    help="B's changes (default: kernels=off), e.g. precision=mixed_bfloat16")
+    ab.add_argument("--b", default=None, metavar="SPEC",
+                    help="B's changes, e.g. precision=mixed_bfloat16 (default: kernels=off; "
+                         "with --a-rev/--b-rev: none)")
+    ab.add_argument("--a-rev", default=None, metavar="REV",
+                    help="A runs the droplab of git revision REV (a commit, tag or branch), B "
+                         "the working tree's: before vs after, each side in its own worker "
+                         "process, its epochs interleaved with the other's")
+    ab.add_argument("--b-rev", default=None, metavar="REV",
+                    help="B runs git revision REV instead of the working tree")
     ab.add_argument("--pairs", type=int, default=6, help="epoch pairs (the first is a warm-up)")
+    ab.add_argument("--subset", default=None, metavar="TRAIN,VAL",
+                    help="the first TRAIN training and VAL test images (for quick checks)")
     ab.add_argument("--device", default="cpu")
     ab.add_argument("--json", type=Path, default=None, metavar="FILE")
     common.add_data_dir(ab)
@@ -211,24 +220,103 @@ def run_ab(args: argparse.Namespace) -> int:
     if args.pairs < 1:
         raise UserError(f"Invalid value for `--pairs`: expected an integer >= 1, received "
                         f"{args.pairs}")
+    subset = _subset(args.subset)
+    if args.a_rev is not None or args.b_rev is not None:
+        return _run_ab_revisions(args, subset)
     from droplab.bench import ab
     from droplab.bench.stats import span
 
+    b_spec = "kernels=off" if args.b is None else args.b
     base = _config(args, precision="float32")
     try:
-        a, b = ab.variant(base, args.a), ab.variant(base, args.b)
+        a, b = ab.variant(base, args.a), ab.variant(base, b_spec)
     except (ValueError, TypeError) as e:
         raise UserError(str(e)) from None
     common.prepare(args.backend)
     data = common.load_arrays(args.data_dir)
+    data = data.subset(*subset) if subset else data
     res = ab.run(a, b, data, pairs=args.pairs, device=args.device)
     print(f"{args.backend}: A ({args.a or 'default'}) {span(res['a_epoch_s'], ' s')} an epoch, "
-          f"B ({args.b or 'default'}) {span(res['b_epoch_s'], ' s')}; B/A per epoch pair "
+          f"B ({b_spec or 'default'}) {span(res['b_epoch_s'], ' s')}; B/A per epoch pair "
           f"{span(res['b_over_a'])} ({args.pairs - res['warmup_pairs']} pairs after "
           f"{res['warmup_pairs']} warm-up)")
     if args.json:
         _io.write_json(args.json, {"command": "droplab " + " ".join(args.argv), **res})
     return 0
+
+
+def _subset(spec: str | None) -> tuple[int, int] | None:
+    if spec is None:
+        return None
+    try:
+        n_train, n_val = (int(v) for v in spec.split(","))
+    except ValueError:
+        n_train = n_val = 0
+    if n_train < 1 or n_val < 1:
+        raise UserError(f"Invalid value for `--subset`: expected TRAIN,VAL (two integers >= 1), "
+                        f"received {spec!r}")
+    return n_train, n_val
+
+
+def _run_ab_revisions(args: argparse.Namespace, subset: tuple[int, int] | None) -> int:
+    """``droplab bench ab --a-rev REV [--b-rev REV]``: before vs after, one worker per side."""
+    import contextlib
+
+    from droplab.bench import ab, revisions
+    from droplab.bench.stats import sig, span
+
+    try:
+        specs = {"a": ab.changes(args.a), "b": ab.changes(args.b or "")}
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(revisions.terminate_as_interrupt())
+        try:
+            sides = {k: revisions.working_tree() if rev is None
+                     else stack.enter_context(revisions.checkout(rev))
+                     for k, rev in (("a", args.a_rev), ("b", args.b_rev))}
+        except revisions.RevisionError as e:
+            raise UserError(str(e)) from None
+        what = {k: _side(r, specs[k]) for k, r in sides.items()}
+        extra = f", first {subset[0]} training and {subset[1]} test images" if subset else ""
+        print(f"droplab bench ab, {args.backend}: the same training run by two revisions of "
+              f"droplab, each in its own worker process, epochs interleaved (A B, B A, ...; one "
+              f"runs while the other waits)\n  A = {what['a']}\n  B = {what['b']}\n"
+              f"  both: droplab train's float32 defaults (kernels auto{extra}); "
+              f"{args.pairs} epoch pairs, the first a warm-up; an epoch's time is train_epoch + "
+              f"evaluate, timed inside its worker", flush=True)
+        try:
+            res = ab.run_revisions(sides, specs, backend=args.backend, pairs=args.pairs,
+                                   device=args.device, data_dir=args.data_dir, subset=subset,
+                                   log=lambda line: print(line, flush=True))
+        except RuntimeError as e:
+            raise UserError(str(e)) from None
+    n = args.pairs - res["warmup_pairs"]
+    print(f"{args.backend}: A ({sides['a'].label}) {span(res['a_epoch_s'], ' s')} an epoch, "
+          f"B ({sides['b'].label}) {span(res['b_epoch_s'], ' s')}; B/A per epoch pair "
+          f"{span(res['b_over_a'])} (median, min–max over {n} pairs after "
+          f"{res['warmup_pairs']} warm-up; below 1: B is faster); products A "
+          f"{res['products']['a']}, B {res['products']['b']}; validation accuracy after "
+          f"{args.pairs} epochs A {sig(res['val_acc']['a'], 3)}, B {sig(res['val_acc']['b'], 3)}")
+    if args.json:
+        _io.write_json(args.json, {
+            "command": "droplab " + " ".join(args.argv),
+            "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
+            "date": datetime.date.today().isoformat(), "backend": args.backend,
+            "device": args.device, "subset": list(subset) if subset else None,
+            "sides": what, **res})
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _side(r: Any, changes: dict[str, str]) -> str:
+    """One line saying what a side runs: revision, its subject, its config changes."""
+    dirty = ", with uncommitted changes in src/" if r.dirty else ""
+    where = (f"working tree (HEAD {r.commit[:7]}{dirty})" if r.label == "working tree"
+             else f"revision {r.label}")
+    spec = ",".join(f"{k}={v}" for k, v in changes.items())
+    subject = r.subject if len(r.subject) <= 72 else r.subject[:71] + "…"
+    return f"{where}, {subject!r}" + (f"; {spec}" if spec else "")
 
 
 def run_profile(args: argparse.Namespace) -> int:
