@@ -5,6 +5,10 @@ over ``tf.range`` batches, gathers each batch with the epoch's permutation, runs
 step of :mod:`droplab.backends.tensorflow.model` and sums the loss on the device, so Python and
 the host see one call and one number per epoch.
 
+``MLPConfig.optimizer`` (:mod:`droplab.optim`) picks the update the step applies
+(:class:`~droplab.backends.tensorflow.optimizer.Optimizer`, its state in ``tf.Variable``s); the
+epoch's learning rate (``optim.lr_at``) enters the graph as a tensor, one trace for all epochs.
+
 Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) train in an
 epoch of the same shape, compiled apart so the dropout path above stays as it is: each step takes
 its gradient by ``tf.GradientTape`` through droplab.noise's hooks
@@ -24,11 +28,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from droplab import _checks
+from droplab import _checks, optim
 from droplab.backends.protocol import checked_state, param_shapes
 from droplab.backends.tensorflow import model
 from droplab.backends.tensorflow.arrays import tf_device
 from droplab.backends.tensorflow.dropout import dropout_layer, native_dropout
+from droplab.backends.tensorflow.optimizer import Optimizer
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
 from droplab.noise import NOISES, rate
@@ -65,6 +70,7 @@ class TensorFlowLearner:
             self._val_x = tf.constant(data.val_x, tf.float32)
             self._val_y = tf.constant(data.val_y, tf.int32)
             self.params = model.init_params(config.mlp, data.train_x.shape[1], config.seed)
+            self.optimizer = Optimizer(config.mlp, self.params, model.WEIGHTS)
             # The other noises' draws: training (reset per epoch), seeded and fresh MC dropout.
             self._train_gen = tf.random.Generator.from_seed(config.seed)
             self._seeded_gen = tf.random.Generator.from_seed(config.seed)
@@ -87,12 +93,13 @@ class TensorFlowLearner:
         perm = epoch_permutation(self.config.seed, epoch, n).astype(np.int32)
         seed = epoch_seed(self.config.seed, epoch)
         with tf.device(self.device):
+            lr = tf.constant(optim.lr_at(self.config.mlp, epoch, self.config.epochs), tf.float64)
             if self.noise != "dropout":
                 self._train_gen.reset_from_seed(seed)
                 ramp = tf.constant(self._noise_rates(epoch), tf.float64)
-                total = self._noise_epoch_fn(tf.constant(perm), ramp)
+                total = self._noise_epoch_fn(tf.constant(perm), ramp, lr)
             else:
-                total = self._epoch_fn(tf.constant(perm), tf.constant(seed, tf.int64))
+                total = self._epoch_fn(tf.constant(perm), tf.constant(seed, tf.int64), lr)
         return float(total) / n
 
     def _noise_rates(self, epoch: int) -> tuple[float, float]:
@@ -101,8 +108,9 @@ class TensorFlowLearner:
         return (rate(self.noise, mlp.dropout_1, epoch=epoch, epochs=epochs),
                 rate(self.noise, mlp.dropout_2, epoch=epoch, epochs=epochs))
 
-    def _epoch(self, perm: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        return self._batches(perm, lambda idx, i: self._step(idx, seed, i))
+    def _epoch(self, perm: tf.Tensor, seed: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
+        # lr: the epoch's learning rate, a float64 scalar.
+        return self._batches(perm, lambda idx, i: self._step(idx, seed, i, lr))
 
     def _batches(self, perm: tf.Tensor, step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
                  ) -> tf.Tensor:
@@ -118,21 +126,26 @@ class TensorFlowLearner:
             total += step(perm[full * batch:], tf.constant(full, tf.int64))
         return total
 
-    def _step(self, idx: tf.Tensor, seed: tf.Tensor, i: tf.Tensor) -> tf.Tensor:
+    def _update(self, lr: tf.Tensor) -> model.Update:
+        return lambda grads: self.optimizer.apply(self.params, grads, lr)
+
+    def _step(self, idx: tf.Tensor, seed: tf.Tensor, i: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
         x = tf.gather(self._train_x, idx)
         y = tf.gather(self._train_y, idx)
         # Step i's masks: keys (epoch seed, 2i) and (epoch seed, 2i + 1), so every (epoch, step,
         # layer) has its own mask and a resumed run draws the same ones.
         keys = (tf.stack([seed, 2 * i]), tf.stack([seed, 2 * i + 1]))
-        return model.sgd_step(self.params, x, y, self.config.mlp, self._drop, keys)
+        return model.sgd_step(self.params, x, y, self.config.mlp, self._drop, keys,
+                              self._update(lr))
 
-    def _noise_epoch(self, perm: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
+    def _noise_epoch(self, perm: tf.Tensor, ramp: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
         # ramp (2,) float64: ramped dropout's epoch rates.
-        return self._batches(perm, lambda idx, i: self._noise_step(idx, ramp))
+        return self._batches(perm, lambda idx, i: self._noise_step(idx, ramp, lr))
 
-    def _noise_step(self, idx: tf.Tensor, ramp: tf.Tensor) -> tf.Tensor:
+    def _noise_step(self, idx: tf.Tensor, ramp: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
         x, y = tf.gather(self._train_x, idx), tf.gather(self._train_y, idx)
-        return model.noise_step(self.params, x, y, self.config.mlp, self._train_gen, ramp)
+        return model.noise_step(self.params, x, y, self.config.mlp, self._train_gen, ramp,
+                                self._update(lr))
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> tuple[float, float]:
@@ -181,14 +194,18 @@ class TensorFlowLearner:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters as NumPy arrays in the protocol's names, "lin1.weight" (in, out), ...
-        (plain SGD keeps no optimiser state)."""
-        return {key: self.params[var].numpy() for key, var in CHECKPOINT_NAMES.items()}
+        """Parameters as NumPy arrays in the protocol's names, "lin1.weight" (in, out), ...,
+        and the optimiser's state under ``opt.`` (none for plain SGD)."""
+        params = {key: self.params[var].numpy() for key, var in CHECKPOINT_NAMES.items()}
+        return params | self.optimizer.state(CHECKPOINT_NAMES)
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore a checkpoint of any backend (the protocol's names and layout)."""
-        n_in = int(self._train_x.shape[1])
-        for key, value in checked_state(state, param_shapes(self.config.mlp, n_in)).items():
+        """Restore a checkpoint of any backend (the protocol's names and layout); the optimiser
+        state too when the checkpoint holds this optimiser's, else it starts afresh."""
+        shapes = param_shapes(self.config.mlp, int(self._train_x.shape[1]))
+        values = checked_state(state, shapes)
+        self.optimizer.load(state, CHECKPOINT_NAMES, shapes)
+        for key, value in values.items():
             self.params[CHECKPOINT_NAMES[key]].assign(value)
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> TensorFlowLearner:

@@ -30,6 +30,8 @@ WEIGHTS = ("W1", "W2", "W3")
 # (activations, drop probability, (2,) stateless key or None for fresh randomness) -> dropped.
 Drop = Callable[[tf.Tensor, float, "tf.Tensor | None"], tf.Tensor]
 Params = dict[str, tf.Variable]
+# Applies a step's gradients (weight decay not yet added) to the parameters: the optimiser.
+Update = Callable[[dict[str, tf.Tensor]], None]
 
 
 def init_params(cfg: MLPConfig, n_inputs: int, seed: int) -> Params:
@@ -57,11 +59,12 @@ def forward(params: Params, x: tf.Tensor, cfg: MLPConfig, drop: Drop, *, trainin
 
 
 def sgd_step(params: Params, x: tf.Tensor, y: tf.Tensor, cfg: MLPConfig, drop: Drop,
-             keys: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+             keys: tuple[tf.Tensor, tf.Tensor], update: Update | None = None) -> tf.Tensor:
     """One minibatch SGD step with dropout on; returns the *sum* of the batch's per-example losses.
 
     The loss is the batch mean of softmax cross-entropy (d2l's), so the gradient is divided by the
     batch size; weight decay adds ``weight_decay * W`` to the weight gradients (not the biases).
+    ``update`` applies the gradients (the learner's optimiser); None is the book's SGD at ``cfg.lr``.
     """
     out = forward(params, x, cfg, drop, training=True, keys=keys)
     d1, d2 = out["h1_dropped"], out["h2_dropped"]
@@ -79,8 +82,16 @@ def sgd_step(params: Params, x: tf.Tensor, y: tf.Tensor, cfg: MLPConfig, drop: D
         "W2": tf.matmul(d1, g_z2, transpose_a=True), "b2": tf.reduce_sum(g_z2, 0),
         "W3": tf.matmul(d2, g_logits, transpose_a=True), "b3": tf.reduce_sum(g_logits, 0),
     }
-    apply_sgd(params, grads, cfg)
+    _apply(params, grads, cfg, update)
     return tf.reduce_sum(losses)
+
+
+def _apply(params: Params, grads: dict[str, tf.Tensor], cfg: MLPConfig,
+           update: Update | None) -> None:
+    if update is None:
+        apply_sgd(params, grads, cfg)
+    else:
+        update(grads)
 
 
 def apply_sgd(params: Params, grads: dict[str, tf.Tensor], cfg: MLPConfig) -> None:
@@ -144,13 +155,15 @@ def rate_dropout(h: tf.Tensor, p: tf.Tensor, gen: tf.random.Generator) -> tf.Ten
 
 
 def noise_step(params: Params, x: tf.Tensor, y: tf.Tensor, cfg: MLPConfig,
-               gen: tf.random.Generator, ramp: tf.Tensor) -> tf.Tensor:
-    """One minibatch SGD step with noise ``cfg.noise`` on, gradient by ``tf.GradientTape``, weight
-    decay as in :func:`sgd_step`; returns the *sum* of the batch's per-example losses."""
+               gen: tf.random.Generator, ramp: tf.Tensor, update: Update | None = None
+               ) -> tf.Tensor:
+    """One minibatch step with noise ``cfg.noise`` on, gradient by ``tf.GradientTape``, weight
+    decay and ``update`` as in :func:`sgd_step`; returns the *sum* of the batch's per-example
+    losses."""
     with tf.GradientTape() as tape:
         logits = noise_forward(params, x, cfg, gen, training=True, ramp=ramp)["logits"]
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
         loss = tf.reduce_mean(losses)
     grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    apply_sgd(params, grads, cfg)
+    _apply(params, grads, cfg, update)
     return tf.reduce_sum(losses)
