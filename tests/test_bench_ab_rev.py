@@ -45,9 +45,10 @@ def test_a_rev_head_against_the_working_tree_runs_both_sides(tmp_path, capsys):
     # The same code, seed and data on both sides: the same model after two epochs.
     assert 0.1 < res["val_acc"]["a"] <= 1.0 and res["val_acc"]["a"] == res["val_acc"]["b"]
     assert res["subset"] == [1024, 512] and res["command"].startswith("droplab bench ab")
+    assert set(res["load_average"]) == {"start", "end"}
     printed = capsys.readouterr().out
     assert f"A = revision {head[:7]}" in printed and "B = working tree" in printed
-    assert "B/A per epoch pair" in printed
+    assert "B/A, epoch pair by epoch pair" in printed and "load average" in printed
     assert "droplab-ab-" not in _worktrees()  # the worktree is gone
 
 

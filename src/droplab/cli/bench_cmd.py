@@ -278,35 +278,49 @@ def _run_ab_revisions(args: argparse.Namespace, subset: tuple[int, int] | None) 
         except revisions.RevisionError as e:
             raise UserError(str(e)) from None
         what = {k: _side(r, specs[k]) for k, r in sides.items()}
+        load = {"start": _load()}
         extra = f", first {subset[0]} training and {subset[1]} test images" if subset else ""
         print(f"droplab bench ab, {args.backend}: the same training run by two revisions of "
               f"droplab, each in its own worker process, epochs interleaved (A B, B A, ...; one "
               f"runs while the other waits)\n  A = {what['a']}\n  B = {what['b']}\n"
               f"  both: droplab train's float32 defaults (kernels auto{extra}); "
               f"{args.pairs} epoch pairs, the first a warm-up; an epoch's time is train_epoch + "
-              f"evaluate, timed inside its worker", flush=True)
+              f"evaluate, timed inside its worker\n  machine: {platform.machine()}, "
+              f"{_cpu_count()} CPU cores, load average {load['start']} at the start (a busy "
+              f"machine widens the min–max)", flush=True)
         try:
             res = ab.run_revisions(sides, specs, backend=args.backend, pairs=args.pairs,
                                    device=args.device, data_dir=args.data_dir, subset=subset,
                                    log=lambda line: print(line, flush=True))
         except RuntimeError as e:
             raise UserError(str(e)) from None
+    load["end"] = _load()
     n = args.pairs - res["warmup_pairs"]
-    print(f"{args.backend}: A ({sides['a'].label}) {span(res['a_epoch_s'], ' s')} an epoch, "
-          f"B ({sides['b'].label}) {span(res['b_epoch_s'], ' s')}; B/A per epoch pair "
-          f"{span(res['b_over_a'])} (median, min–max over {n} pairs after "
-          f"{res['warmup_pairs']} warm-up; below 1: B is faster); products A "
-          f"{res['products']['a']}, B {res['products']['b']}; validation accuracy after "
-          f"{args.pairs} epochs A {sig(res['val_acc']['a'], 3)}, B {sig(res['val_acc']['b'], 3)}")
+    width = max(len(r.label) for r in sides.values())
+    print(f"{args.backend}, seconds an epoch, median (min–max) over {n} pairs after "
+          f"{res['warmup_pairs']} warm-up:")
+    for k, r in sides.items():
+        print(f"  {k.upper()} {r.label:<{width}}  {span(res[f'{k}_epoch_s'], ' s')}, "
+              f"{res['products'][k]} products, validation accuracy after {args.pairs} epochs "
+              f"{sig(res['val_acc'][k], 3)}")
+    print(f"  B/A, epoch pair by epoch pair: {span(res['b_over_a'])} (below 1: B is faster)")
     if args.json:
         _io.write_json(args.json, {
             "command": "droplab " + " ".join(args.argv),
             "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
             "date": datetime.date.today().isoformat(), "backend": args.backend,
             "device": args.device, "subset": list(subset) if subset else None,
-            "sides": what, **res})
+            "load_average": load, "sides": what, **res})
         print(f"wrote {args.json}")
     return 0
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (AttributeError, OSError):
+        return None
 
 
 def _side(r: Any, changes: dict[str, str]) -> str:
