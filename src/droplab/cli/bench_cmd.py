@@ -6,6 +6,8 @@
         --readme README.md                                     # tables from the JSON only
     droplab bench ab --backend torch --b kernels=off --pairs 8  # interleaved-epoch A/B
     droplab bench profile --backend torch                       # where a step's time goes
+    droplab bench profile --process --json docs/profile.json \
+        --markdown docs/profile.md                              # where a process's time goes
 
 The JSON holds every run; the Markdown file and the README's part between the bench markers are
 generated from it (:mod:`droplab.bench.report`).
@@ -73,9 +75,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
     pr.add_argument("--precision", choices=precision.PRECISIONS, default="float32")
     pr.add_argument("--kernels", choices=("auto", "off"), default="auto")
-    pr.add_argument("--epochs", type=int, default=1, help="profiled epochs (after a warm-up one)")
+    pr.add_argument("--epochs", type=int, default=None,
+                    help="profiled epochs (after a warm-up one; default 1); --process: the "
+                         "run's epochs (default 5)")
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--json", type=Path, default=None, metavar="FILE")
+    pr.add_argument("--process", action="store_true",
+                    help="the whole process phase by phase (start-up, imports, data, build, "
+                         "epochs, evaluation, run folder, plot, teardown), wall and CPU time, "
+                         "for droplab train and the baseline loops")
+    pr.add_argument("--backends", default=",".join(common.FRAMEWORKS),
+                    help="--process: comma-separated frameworks (default: all four)")
+    pr.add_argument("--sides", default="droplab,tutorial,expert",
+                    help="--process: droplab, tutorial, expert (default: all three)")
+    pr.add_argument("--rounds", type=int, default=1, help="--process: rounds (medians)")
+    pr.add_argument("--markdown", type=Path, default=None, metavar="FILE",
+                    help="--process: write the report here (docs/profile.md)")
     common.add_data_dir(pr)
     pr.set_defaults(func=run_profile)
 
@@ -334,6 +349,9 @@ def _side(r: Any, changes: dict[str, str]) -> str:
 
 
 def run_profile(args: argparse.Namespace) -> int:
+    if args.process:
+        return run_process_profile(args)
+    args.epochs = 1 if args.epochs is None else args.epochs
     if common.runs_elsewhere(args.backend):
         return common.delegate(args.argv)
     _check_device([args.backend], args.device)
@@ -350,6 +368,44 @@ def run_profile(args: argparse.Namespace) -> int:
         print(f"  {sig(t['ms_per_step']):>6} ms  {100 * t['share']:4.0f}%  {t['name']}")
     if args.json:
         _io.write_json(args.json, {"command": "droplab " + " ".join(args.argv), **res})
+    return 0
+
+
+def run_process_profile(args: argparse.Namespace) -> int:
+    """``droplab bench profile --process``: each process's phases, wall and CPU seconds."""
+    from droplab.bench import profile_process
+
+    names = _names(args.backends)
+    epochs = 5 if args.epochs is None else args.epochs
+    if epochs < 1 or args.rounds < 1:
+        raise UserError(f"Invalid value for `--epochs`/`--rounds`: expected integers >= 1, "
+                        f"received --epochs {epochs} --rounds {args.rounds}")
+    _check_device(names, args.device)
+    try:
+        entries = profile_process.plan(names, [s.strip() for s in args.sides.split(",")
+                                               if s.strip()], args.precision)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    print(f"== process profile: {len(entries)} processes, {args.rounds} round(s), {epochs} "
+          f"epochs ==", flush=True)
+    try:
+        rows = profile_process.measure(entries, epochs=epochs, rounds=args.rounds,
+                                       device=args.device, data_dir=args.data_dir,
+                                       log=lambda line: print(line, flush=True))
+    except RuntimeError as e:
+        raise UserError(str(e)) from None
+    results = {"command": "droplab " + " ".join(args.argv),
+               "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
+               "date": datetime.date.today().isoformat(), "device": args.device,
+               "epochs": epochs, "rounds": args.rounds, "rows": rows}
+    text = profile_process.markdown(results)
+    print(text)
+    if args.json:
+        _io.write_json(args.json, results)
+        print(f"wrote {args.json}")
+    if args.markdown:
+        _io.write_text(args.markdown, text)
+        print(f"wrote {args.markdown}")
     return 0
 
 
