@@ -31,6 +31,11 @@ class TuneOptions:
         _checks.positive_int(self.max_epochs, "max_epochs")
         _checks.positive_int(self.cpus, "cpus")
         _checks.positive_int(self.seeds, "seeds")
+        # MXNet missing here and in its own environment: one line, before Ray starts. (Imported
+        # here: ``python -m droplab.tune.trial`` must find the module not yet imported.)
+        from droplab.tune.trial import elsewhere_python
+
+        elsewhere_python(self.backend)
 
     @classmethod
     def quick_preset(cls, out: Path, **overrides: object) -> TuneOptions:

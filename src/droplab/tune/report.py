@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from droplab.experiments import stats
-from droplab.train import fit
 from droplab.tune.options import TuneOptions
 from droplab.tune.search import PARAMS
-from droplab.tune.trial import config_of, data_for
+from droplab.tune.trial import config_of, fit_run
 
 COLUMNS = ("trial", *PARAMS, "epochs_run", "val_acc", "val_loss", "status")
 
@@ -46,10 +45,11 @@ def plot_rates(rows: list[dict[str, Any]], path: Path) -> Path:
 
 
 def retrain(best: dict[str, Any], options: TuneOptions) -> list[Any]:
-    """The best configuration trained again with ``options.seeds`` seeds; test evaluated once each."""
-    data = data_for(options.n_train, options.n_val, options.val_split)
-    return [fit(config_of(best, backend=options.backend, seed=seed, val_split=options.val_split),
-                data, quiet=True, verbose=False) for seed in range(options.seeds)]
+    """The best configuration trained again with ``options.seeds`` seeds; test evaluated once each
+    (in the MXNet environment for ``--backend mxnet`` from an environment without MXNet)."""
+    return [fit_run(config_of(best, backend=options.backend, seed=seed,
+                              val_split=options.val_split), options.n_train, options.n_val)
+            for seed in range(options.seeds)]
 
 
 def write_report(rows: list[dict[str, Any]], options: TuneOptions, command: str) -> Path:
