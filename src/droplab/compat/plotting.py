@@ -72,8 +72,10 @@ def plot(X: Any, Y: Any = None, xlabel: str | None = None, ylabel: str | None = 
          legend: Sequence[str] | None = None, xlim: Any = None, ylim: Any = None,
          xscale: str = "linear", yscale: str = "linear",
          fmts: Sequence[str] = ("-", "m--", "g-.", "r:"), figsize: tuple[float, float] | None =
-         None, axes: Any = None) -> Any:
-    """Draw curves as the book's ``d2l.plot`` does, and return the axes.
+         None, axes: Any = None) -> None:
+    """Draw curves as the book's ``d2l.plot`` does. Like d2l's it returns None, so a notebook cell
+    ending in ``d2l.plot(...)`` shows the figure and no ``<Axes: ...>`` line; ``plt.gca()`` (or
+    the ``axes`` passed in) holds the curves.
 
     ``plot(x, y)`` draws one curve; ``plot(x, [y1, y2], legend=[...])`` several against one x;
     ``plot(y)`` draws y against its indices. Tensors of any framework are accepted.
@@ -100,7 +102,6 @@ def plot(X: Any, Y: Any = None, xlabel: str | None = None, ylabel: str | None = 
         else:
             axes.plot(y, fmt)
     set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, list(legend or []))
-    return axes
 
 
 def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
@@ -123,13 +124,14 @@ def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] |
 def visualize(data: Any, batch: tuple[Any, Any], nrows: int = 1, ncols: int = 8,
               labels: Sequence[str] = ()) -> Any:
     """Fashion-MNIST's ``data.visualize(batch)``: the batch's first images titled by class name
-    (``data.text_labels``), in a grid; the images' singleton channel axis is dropped."""
+    (``data.text_labels``), in a grid; the images' singleton channel axis is dropped. Returns
+    None, as d2l's does (a cell ending in it shows the grid only)."""
     X, y = batch
     images = to_numpy(X)
     images = images.reshape(images.shape[0], *[d for d in images.shape[1:] if d != 1])
     if not labels:
         labels = data.text_labels(to_numpy(y))
-    return show_images(images[: nrows * ncols], nrows, ncols, titles=list(labels))
+    show_images(images[: nrows * ncols], nrows, ncols, titles=list(labels))
 
 
 def export(namespace: dict[str, Any]) -> list[str]:
