@@ -17,6 +17,11 @@ faster (docs/benchmarks.md). In mixed_bfloat16 the scratch model's do too, in bf
 CPU has AVX512_BF16. With "off", or where the custom call cannot be built, XLA's dense products
 run; ``JaxLearner.products`` says which. Evaluation is always dense.
 
+The optimiser (``MLPConfig.optimizer``: SGD, momentum, Adam; :func:`droplab.backends.jax.model.update`)
+runs after autodiff's gradients on every products path; its state is carried (and donated) with
+the parameters, and each epoch's learning rate (:func:`droplab.optim.lr_at`) enters the compiled
+epoch as a traced scalar: a cosine schedule compiles once.
+
 Noises other than dropout (``MLPConfig.noise``, any of :data:`droplab.noise.NOISES`) run in the
 same one-scan epoch through :func:`droplab.backends.jax.model.noise_forward`, the same forward for
 both models; each step's key is split there into one key per noisy call. Ramped dropout's epoch
@@ -34,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from droplab import _checks
+from droplab import _checks, optim
 from droplab.backends.jax import gated, model
 from droplab.backends.jax.keys import as_key, seed_key
 from droplab.backends.protocol import checked_state, param_shapes
@@ -73,26 +78,27 @@ def epoch_rows(perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
 # The compiled functions live at module level with the model as static arguments, so learners of
 # the same model and shapes share one compilation per process (a benchmark's or a sweep's later
 # runs compile nothing).
-@partial(jax.jit, static_argnames=("kind", "mlp", "precision", "products"), donate_argnums=0)
-def _train_epoch(params: model.Params, X: jax.Array, Y: jax.Array, rows: jax.Array,
-                 weights: jax.Array, key: jax.Array, rates: jax.Array | None = None, *,
-                 kind: str, mlp: MLPConfig, precision: str,
-                 products: str = "dense") -> tuple[model.Params, jax.Array]:
+@partial(jax.jit, static_argnames=("kind", "mlp", "precision", "products"),
+         donate_argnums=(0, 1))
+def _train_epoch(params: model.Params, opt_state: model.OptState, X: jax.Array, Y: jax.Array,
+                 rows: jax.Array, weights: jax.Array, key: jax.Array, lr: jax.Array,
+                 rates: jax.Array | None = None, *, kind: str, mlp: MLPConfig, precision: str,
+                 products: str = "dense") -> tuple[model.Params, model.OptState, jax.Array]:
     # ``rates`` None (an empty pytree to jit): the config's rates, static as before.
     forward = model.forward_for(kind, mlp, precision, products)
 
-    def body(carry: tuple[model.Params, jax.Array], inp: tuple[jax.Array, ...]
-             ) -> tuple[tuple[model.Params, jax.Array], None]:
-        ps, total = carry
+    def body(carry: tuple[model.Params, model.OptState, jax.Array], inp: tuple[jax.Array, ...]
+             ) -> tuple[tuple[model.Params, model.OptState, jax.Array], None]:
+        ps, state, total = carry
         idx, w, i = inp
-        ps, loss_sum = model.sgd_step(forward, ps, X[idx], Y[idx], w,
-                                      jax.random.fold_in(key, i), mlp, rates)
-        return (ps, total + loss_sum), None
+        ps, state, loss_sum = model.train_step(forward, ps, state, X[idx], Y[idx], w,
+                                               jax.random.fold_in(key, i), mlp, lr, rates)
+        return (ps, state, total + loss_sum), None
 
     steps = jnp.arange(rows.shape[0], dtype=jnp.uint32)
-    (params, total), _ = jax.lax.scan(body, (params, jnp.zeros((), jnp.float32)),
-                                      (rows, weights, steps))
-    return params, total
+    (params, opt_state, total), _ = jax.lax.scan(
+        body, (params, opt_state, jnp.zeros((), jnp.float32)), (rows, weights, steps))
+    return params, opt_state, total
 
 
 @partial(jax.jit, static_argnames=("kind", "mlp", "precision"))
@@ -132,7 +138,7 @@ CHECKPOINT_NAMES = (("kernel", "weight"), ("bias", "bias"))
 
 
 class JaxLearner:
-    """The MLP (plain pytree of parameters), plain SGD and the data, resident on one device."""
+    """The MLP (plain pytree of parameters), its optimiser and the data, on one device."""
 
     def __init__(self, config: TrainConfig, data: Arrays, *, device: str = "cpu") -> None:
         _checks.one_of(config.mlp.noise, "noise", NOISES)
@@ -149,19 +155,23 @@ class JaxLearner:
         self._val_y = put(np.asarray(data.val_y, np.int32))
         self._n_in = int(data.train_x.shape[1])
         self.params = put(model.init_params(config.mlp, self._n_in, config.seed))
+        self.opt_state = put(model.init_opt_state(config.mlp.optimizer, self.params))
         self._static = {"kind": config.model, "mlp": config.mlp, "precision": config.precision}
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD (the noise on); the mean training loss per example."""
+        """One epoch of minibatch SGD or the configured optimiser (the noise on) at the epoch's
+        rate (:func:`droplab.optim.lr_at`); the mean training loss per example."""
         n = int(self._train_y.shape[0])
         perm = epoch_permutation(self.config.seed, epoch, n)
         rows, weights = epoch_rows(perm, self.config.batch_size)
         key = seed_key(epoch_seed(self.config.seed, epoch))
+        lr = np.float32(optim.lr_at(self.config.mlp, epoch, self.config.epochs))
         with _cheap_threefry():
-            self.params, total = _train_epoch(
-                self.params, self._train_x, self._train_y, jax.device_put(rows, self.device),
-                jax.device_put(weights, self.device), key, self._epoch_rates(epoch),
+            self.params, self.opt_state, total = _train_epoch(
+                self.params, self.opt_state, self._train_x, self._train_y,
+                jax.device_put(rows, self.device), jax.device_put(weights, self.device), key,
+                jax.device_put(lr, self.device), self._epoch_rates(epoch),
                 products=self.products, **self._static)
         return float(total) / n
 
@@ -215,17 +225,34 @@ class JaxLearner:
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters as NumPy arrays, "lin1.weight" (in, out), "lin1.bias", ... (the protocol's
-        layout: Flax's kernels are (in, out) already); plain SGD keeps no other state."""
-        return {f"{layer}.{key}": np.array(self.params[layer][name])
-                for layer in model.LAYERS for name, key in CHECKPOINT_NAMES}
+        layout: Flax's kernels are (in, out) already), and the optimiser's state under
+        :mod:`droplab.optim`'s ``opt.`` keys (plain SGD keeps none)."""
+        state = {f"{layer}.{key}": np.array(self.params[layer][name])
+                 for layer in model.LAYERS for name, key in CHECKPOINT_NAMES}
+        for slot in optim.slots(self.config.mlp.optimizer):
+            state.update({f"opt.{layer}.{key}.{slot}": np.array(self.opt_state[slot][layer][name])
+                          for layer in model.LAYERS for name, key in CHECKPOINT_NAMES})
+        if "step" in self.opt_state:
+            state["opt.step"] = np.array(self.opt_state["step"], np.int64)
+        return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore a checkpoint of any backend (the protocol's names and layout)."""
         mlp = self.config.mlp
-        values = checked_state(state, param_shapes(mlp, self._n_in))
-        self.params = {layer: {name: jax.device_put(values[f"{layer}.{key}"], self.device)
-                               for name, key in CHECKPOINT_NAMES}
-                       for layer in model.LAYERS}
+        shapes = param_shapes(mlp, self._n_in)
+        values = {**checked_state(state, shapes), **optim.loaded_state(mlp.optimizer, state, shapes)}
+
+        def tree(prefix: str, suffix: str) -> model.Params:
+            return {layer: {name: jax.device_put(values[f"{prefix}{layer}.{key}{suffix}"],
+                                                 self.device)
+                            for name, key in CHECKPOINT_NAMES}
+                    for layer in model.LAYERS}
+
+        self.params = tree("", "")
+        self.opt_state = {slot: tree("opt.", f".{slot}") for slot in optim.slots(mlp.optimizer)}
+        if "opt.step" in values:
+            self.opt_state["step"] = jax.device_put(values["opt.step"].astype(np.int32),
+                                                    self.device)
 
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> JaxLearner:

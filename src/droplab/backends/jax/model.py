@@ -1,4 +1,5 @@
-"""The chapter's MLP in JAX: parameters as a plain pytree, three forward passes, one SGD step.
+"""The chapter's MLP in JAX: parameters as a plain pytree, three forward passes, one SGD step
+(and :func:`train_step`, the same with momentum or Adam: :mod:`droplab.optim`).
 
 Both models share the parameters ``{"lin1": {"kernel", "bias"}, "lin2": ..., "lin3": ...}``,
 initialised by Flax's ``nn.Dense`` defaults (LeCun-normal kernels, zero biases) as the book's
@@ -17,6 +18,7 @@ leave.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -25,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from droplab import _checks
+from droplab import _checks, optim
 from droplab.backends.jax import gated, mixed
 from droplab.backends.jax.dropout import apply_mask, keep_mask_pair
 from droplab.backends.jax.keys import seed_key
@@ -33,6 +35,9 @@ from droplab.config import MLPConfig
 from droplab.noise import jax as noise_ops
 
 Params = dict[str, dict[str, jax.Array]]
+# The optimiser's state: {} (SGD), {"m": Params} (momentum), {"m", "v": Params, "step": int32}
+# (Adam); droplab.optim's slots, each a pytree like the parameters.
+OptState = dict[str, Any]
 LAYERS = ("lin1", "lin2", "lin3")
 # For code that runs once: XLA's CPU back end without LLVM optimisation compiles ~5x faster.
 QUICK_COMPILE = {"xla_backend_optimization_level": 0}
@@ -210,7 +215,8 @@ def forward_for(kind: str, mlp: MLPConfig, precision: str = "float32",
 def sgd_step(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y: jax.Array,
              w: jax.Array, key: jax.Array, mlp: MLPConfig, rates: jax.Array | None = None
              ) -> tuple[Params, jax.Array]:
-    """One minibatch SGD step on the mean loss over the examples with weight ``w`` = 1.
+    """One minibatch SGD step at ``mlp.lr`` on the mean loss over the examples with weight
+    ``w`` = 1.
 
     ``w`` (batch,) is 1 for real examples and 0 for padding, so a short last batch runs in the
     same compiled step as the full ones: its gradient is the mean over its real examples only.
@@ -218,6 +224,26 @@ def sgd_step(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y:
     traced so that every epoch runs the same compilation).
     Returns the new parameters and the loss *sum* over the real examples.
     """
+    grads, total = loss_grads(forward, params, x, y, w, key, mlp, rates)
+    sgd = dataclasses.replace(mlp, optimizer="sgd")
+    return update(sgd, params, decayed(mlp, params, grads), {}, mlp.lr)[0], total
+
+
+def train_step(forward: Callable[..., jax.Array], params: Params, state: OptState,
+               x: jax.Array, y: jax.Array, w: jax.Array, key: jax.Array, mlp: MLPConfig,
+               lr: jax.Array, rates: jax.Array | None = None
+               ) -> tuple[Params, OptState, jax.Array]:
+    """:func:`sgd_step` with ``mlp.optimizer`` (state ``state``) at the rate ``lr`` (traced:
+    the schedule's epochs share one compilation). Returns parameters, state and loss sum."""
+    grads, total = loss_grads(forward, params, x, y, w, key, mlp, rates)
+    params, state = update(mlp, params, decayed(mlp, params, grads), state, lr)
+    return params, state, total
+
+
+def loss_grads(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y: jax.Array,
+               w: jax.Array, key: jax.Array, mlp: MLPConfig, rates: jax.Array | None = None
+               ) -> tuple[Params, jax.Array]:
+    """The gradients of the mean loss over the examples with weight 1, and the loss sum."""
     p1, p2 = (mlp.dropout_1, mlp.dropout_2) if rates is None else (rates[0], rates[1])
 
     def loss(ps: Params) -> tuple[jax.Array, jax.Array]:
@@ -225,12 +251,41 @@ def sgd_step(forward: Callable[..., jax.Array], params: Params, x: jax.Array, y:
         total = losses.sum()
         return total / jnp.maximum(w.sum(), 1.0), total
 
-    grads, total = jax.grad(loss, has_aux=True)(params)
-    lr, wd = mlp.lr, mlp.weight_decay
+    return jax.grad(loss, has_aux=True)(params)
 
-    def update(path: tuple[Any, ...], p: jax.Array, g: jax.Array) -> jax.Array:
-        if wd and path[-1].key == "kernel":  # L2 on weight matrices only, not on biases
-            g = g + wd * p
-        return p - lr * g
 
-    return jax.tree_util.tree_map_with_path(update, params, grads), total
+def decayed(mlp: MLPConfig, params: Params, grads: Params) -> Params:
+    """Coupled L2: ``g + weight_decay * W`` for the weight matrices, not the biases."""
+    wd = mlp.weight_decay
+    if not wd:
+        return grads
+    return jax.tree_util.tree_map_with_path(
+        lambda path, p, g: g + wd * p if path[-1].key == "kernel" else g, params, grads)
+
+
+def init_opt_state(optimizer: str, params: Params) -> OptState:
+    """Fresh state of ``optimizer`` (:func:`droplab.optim.slots`): zero moments, step 0."""
+    state: OptState = {s: jax.tree_util.tree_map(jnp.zeros_like, params)
+                       for s in optim.slots(optimizer)}
+    if optimizer == "adam":
+        state["step"] = jnp.zeros((), jnp.int32)
+    return state
+
+
+def update(mlp: MLPConfig, params: Params, grads: Params, state: OptState, lr: Any
+           ) -> tuple[Params, OptState]:
+    """One step of ``mlp.optimizer`` with the (decayed) gradients: torch.optim's rules
+    (:func:`droplab.optim.reference_update` is the reference)."""
+    tmap, beta = jax.tree_util.tree_map, mlp.momentum
+    if mlp.optimizer == "sgd":
+        return tmap(lambda p, g: p - lr * g, params, grads), state
+    if mlp.optimizer == "momentum":
+        m = tmap(lambda m, g: beta * m + g, state["m"], grads)
+        return tmap(lambda p, v: p - lr * v, params, m), {"m": m}
+    step = state["step"] + 1
+    t = step.astype(jnp.float32)
+    m = tmap(lambda m, g: beta * m + (1 - beta) * g, state["m"], grads)
+    v = tmap(lambda v, g: optim.BETA2 * v + (1 - optim.BETA2) * g * g, state["v"], grads)
+    size, root = lr / (1 - beta**t), jnp.sqrt(1 - optim.BETA2**t)  # bias corrections
+    new = tmap(lambda p, m, v: p - size * m / (jnp.sqrt(v) / root + optim.EPS), params, m, v)
+    return new, {"m": m, "v": v, "step": step}
