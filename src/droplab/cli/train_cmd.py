@@ -9,6 +9,7 @@ from pathlib import Path
 from droplab import devices, precision, presets
 from droplab.cli import common
 from droplab.config import KERNELS, MODELS, MLPConfig, TrainConfig
+from droplab.optim import OPTIMIZERS, SCHEDULES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +23,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout1", type=float, default=0.5)
     p.add_argument("--dropout2", type=float, default=0.5)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+                   help="sgd (default, the book's), momentum (heavy ball) or adam")
+    p.add_argument("--momentum", type=float, default=0.9, metavar="B",
+                   help="momentum's beta, Adam's beta1 (default 0.9)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                   help="the learning rate per epoch: constant (default) or cosine (from --lr "
+                        "towards 0)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -54,7 +62,8 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
                               batch_size=args.batch_size, seed=args.seed,
                               precision=resolve_precision(args), kernels=args.kernels)
     mlp = MLPConfig(dropout_1=args.dropout1, dropout_2=args.dropout2, lr=args.lr,
-                    weight_decay=args.weight_decay)
+                    weight_decay=args.weight_decay, optimizer=args.optimizer,
+                    momentum=args.momentum, schedule=args.schedule)
     return TrainConfig(backend=args.backend, model=args.model, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, mlp=mlp,
                        precision=resolve_precision(args), kernels=args.kernels,
