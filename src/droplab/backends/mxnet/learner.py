@@ -6,7 +6,10 @@ Speed comes from doing little per step, and syncing with the host once per epoch
   compiled graph (``np.take`` with a slice of the epoch's permutation), no DataLoader;
 - the forward pass, dropout and the summed loss are one hybridized graph (static memory and
   shapes); the SGD update (weight decay on the weight matrices only) is one fused ``sgd_update``
-  per parameter, not Gluon's ``Trainer``;
+  per parameter, not Gluon's ``Trainer`` (momentum and Adam, ``MLPConfig.optimizer``, are MXNet's
+  fused ``sgd_mom_update`` / ``adam_update`` called to mean torch.optim's:
+  :mod:`droplab.backends.mxnet.optimizer`; the learning rate is ``droplab.optim.lr_at``'s, set
+  per epoch);
 - the scratch model's masks cost a few random bits per unit, drawn on the host while the device
   runs the previous step;
 - the epoch's loss is accumulated on the device and read once at the end.
@@ -33,11 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from droplab import _checks
+from droplab import _checks, optim
 from droplab.backends.mxnet import model as mlp_model
 from droplab.backends.mxnet._framework import autograd, context, mnp, mx, seed_mxnet
 from droplab.backends.mxnet.dropout import dropout_layer
 from droplab.backends.mxnet.dropout import mask as dropout_mask
+from droplab.backends.mxnet.optimizer import Optimizer
 from droplab.backends.protocol import checked_state, param_shapes
 from droplab.config import TrainConfig
 from droplab.data.arrays import Arrays, epoch_permutation, epoch_seed
@@ -75,27 +79,9 @@ class MXNetLearner:
         self.train_loss.hybridize(**mlp_model.STATIC)
         self.eval_stats.hybridize(static_alloc=True)
         self._params = self.layers.named()
-        self._bind_update()
-
-    def _bind_update(self) -> None:
-        """Legacy views of parameters and gradients for ``sgd_update`` (a legacy operator)."""
-        wd = self.config.mlp.weight_decay
-        self._updates = [
-            (p.data(self.ctx).as_nd_ndarray(), p.grad(self.ctx).as_nd_ndarray(),
-             # L2 on the weight matrices only (grad += wd * W), not on the biases.
-             wd if name.endswith(".weight") else 0.0)
-            for name, p in self._params.items()
-        ]
-
-    def _sgd(self, batch: int) -> None:
-        """W -= lr * (grad / batch + wd * W): the summed loss's gradient over ``batch`` is the mean's.
-
-        One ``sgd_update`` per parameter: MXNet's ``multi_sgd_update`` does the same work but
-        measured 2.5x slower here.
-        """
-        lr = self.config.mlp.lr
-        for w, g, wd in self._updates:
-            mx.nd.sgd_update(w, g, lr=lr, wd=wd, rescale_grad=1.0 / batch, out=w)
+        # W -= lr * (grad / batch + wd * W) for SGD: the summed loss's gradient over a batch,
+        # rescaled, is the mean's.
+        self.optimizer = Optimizer(mlp, self._params, self.ctx)
 
     def _step_masks(self, rng: np.random.Generator, batch: int) -> list[Any]:
         """The scratch model's (batch, hidden) masks of keep / (1 - p) for one step, on the device.
@@ -119,12 +105,13 @@ class MXNetLearner:
         else:
             step_loss = self._noise_loss
         rates = self._noise_rates(epoch)
+        self.optimizer.set_lr(optim.lr_at(self.config.mlp, epoch, self.config.epochs))
         total = mnp.zeros((), dtype="float32", ctx=self.ctx)
         for start in range(0, self.n_train, bs):
             b = min(bs, self.n_train - start)
             loss = step_loss(perm[start:start + b], rng, rates)
             loss.backward()
-            self._sgd(b)
+            self.optimizer.update(b)
             total += loss
         return float(total) / self.n_train
 
@@ -220,24 +207,35 @@ class MXNetLearner:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters as NumPy arrays in the protocol's names and layout: Gluon's (out, in)
-        weights transposed to (in, out); plain SGD keeps no optimiser state."""
-        return {name: _layout(p.data(self.ctx).asnumpy(), name)
-                for name, p in self._params.items()}
+        weights transposed to (in, out); the optimiser's state under ``opt.`` likewise (none
+        for plain SGD)."""
+        params = {name: _layout(p.data(self.ctx).asnumpy(), name)
+                  for name, p in self._params.items()}
+        return params | {key: _layout(v, _owner(key)) for key, v in self.optimizer.state().items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore a checkpoint of any backend (the protocol's names and layout)."""
-        n_in = int(self.train_x.shape[1])
-        values = checked_state(state, param_shapes(self.config.mlp, n_in))
+        """Restore a checkpoint of any backend (the protocol's names and layout); the optimiser
+        state too when the checkpoint holds this optimiser's, else it starts afresh."""
+        shapes = param_shapes(self.config.mlp, int(self.train_x.shape[1]))
+        values = checked_state(state, shapes)
+        opt_state = optim.loaded_state(self.config.mlp.optimizer, state, shapes)
         for name, p in self._params.items():
             p.set_data(mnp.array(_layout(values[name], name), dtype="float32", ctx=self.ctx))
+        self.optimizer.load({key: _layout(v, _owner(key)) for key, v in opt_state.items()})
         # set_data copies in place today; rebinding keeps the update correct if that changes.
-        self._bind_update()
+        self.optimizer.bind(self._params)
 
 
 def _layout(value: np.ndarray, name: str) -> np.ndarray:
     """A weight between Gluon's (out, in) and the protocol's (in, out) (either way); biases as
     they are."""
     return np.ascontiguousarray(value.T) if name.endswith(".weight") else value
+
+
+def _owner(key: str) -> str:
+    """The parameter an ``opt.`` key belongs to ("opt.lin1.weight.m" -> "opt.lin1.weight"), so
+    that :func:`_layout` lays its slots out like it; "opt.step" stays as it is."""
+    return key.rsplit(".", 1)[0]
 
 def learner(config: TrainConfig, data: Arrays, *, device: str = "cpu") -> MXNetLearner:
     """The chapter's MLP on MXNet (see :class:`MXNetLearner`)."""
