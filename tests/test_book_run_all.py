@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from droplab.book import run_all, table
-from droplab.book.execute import Outcome
+from droplab.book.execute import Outcome, framework_version
 
 SECTION = """# A Tiny Section
 :label:`sec_tiny`
@@ -71,6 +71,7 @@ def test_each_pair_runs_in_a_kernel_and_lands_in_the_table(book_copy, tmp_path, 
     ok, failed, slow = by_tab["pytorch"], by_tab["tensorflow"], by_tab["jax"]
     assert ok["section"] == "chapter_multilayer-perceptrons/mlp"
     assert (ok["status"], ok["images"], ok["val_acc"], ok["error"]) == ("ok", 1, 0.5, "")
+    assert ok["version"] == framework_version("pytorch")  # the kernel's Python is this one
     assert failed["status"] == "error" and failed["val_acc"] is None
     assert failed["error"] == "cell 3: ValueError: boom | bang"  # the title and tab cells first
     assert slow["status"] == "timeout" and slow["error"] == "cell 3 ran past 5 s"
@@ -80,11 +81,19 @@ def test_each_pair_runs_in_a_kernel_and_lands_in_the_table(book_copy, tmp_path, 
     assert code_cells[-1].endswith("trainer = Trainer()")  # the probe cell is not kept
     assert "shared = 1" in code_cells
     page = (out / "results.md").read_text()
-    assert "| `chapter_multilayer-perceptrons/mlp` | PyTorch | ok | " in page
+    pytorch = f"PyTorch {ok['version']}".strip()
+    assert f"| `chapter_multilayer-perceptrons/mlp` | {pytorch} | ok | " in page
     assert "| 1 | 0.500 |" in page
     assert "boom \\| bang" in page and "1 of 3 ran without an error." in page
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3 and lines[0].startswith("chapter_multilayer-perceptrons/mlp pytorch: ok")
+
+
+def test_framework_versions_come_from_the_installed_distributions():
+    from importlib import metadata
+
+    assert framework_version("jax") == metadata.version("jax")
+    assert framework_version("keras") == ""
 
 
 def test_the_markdown_cell_of_a_failure_is_one_escaped_line():

@@ -34,6 +34,9 @@ _droplab_acc = [r["val_acc"] for r in getattr(globals().get("trainer"), "history
                 if "val_acc" in r]
 print({PROBE_MARK!r} + _droplab_json.dumps(float(_droplab_acc[-1]) if _droplab_acc else None))"""
 IMAGE_TYPES = ("image/png", "image/svg+xml")
+# Tab -> the distributions that may provide its framework (the first installed one is reported).
+DISTRIBUTIONS = {"pytorch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu"),
+                 "jax": ("jax",), "mxnet": ("mxnet",)}
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Outcome:
     val_acc: float | None = None
     error: str = ""
     notebook: str = ""
+    version: str = ""  # the framework's version in the kernel's environment
 
 
 def images(nb: Any) -> int:
@@ -76,6 +80,18 @@ def probed_val_acc(cell: Any) -> float | None:
             value = json.loads(line[len(PROBE_MARK):])
             return None if value is None else float(value)
     return None
+
+
+def framework_version(tab: str) -> str:
+    """The installed version of ``tab``'s framework here (the kernel runs this Python)."""
+    from importlib import metadata
+
+    for name in DISTRIBUTIONS.get(tab, ()):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return ""
 
 
 def kernel_env(epochs: int, seed: int | None) -> None:
@@ -129,7 +145,8 @@ def run_tab(section: str, tab: str, *, source: Path | None, epochs: int, seed: i
         error = f"{error.split(':', 1)[0] or 'a cell'} ran past {timeout:g} s"
     elif error:
         status = "error"
-    return Outcome(section, tab, status, round(seconds, 1), images(nb), val_acc, error, str(out))
+    return Outcome(section, tab, status, round(seconds, 1), images(nb), val_acc, error, str(out),
+                   framework_version(tab))
 
 
 def main(argv: list[str] | None = None) -> int:

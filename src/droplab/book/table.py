@@ -43,7 +43,9 @@ def markdown(report: dict[str, Any]) -> str:
         "import X as d2l`, nothing else) and executed in a real Jupyter kernel (ipykernel, driven "
         "by nbclient; MXNet in its own environment's kernel), with every `Trainer` capped at "
         f"{report['max_epochs']} epoch(s) by `DROPLAB_MAX_EPOCHS`"
-        + (f" and `DROPLAB_SEED={seed}`" if seed is not None else "") + ". "
+        + (f" and `DROPLAB_SEED={seed}`" if seed is not None else "") + ". `--source` names a "
+        "d2l-en copy (a folder of `SECTION.md` files); without it each section is downloaded "
+        "from d2l-en at that commit and kept only if its SHA-256 is the pinned one. "
         "*images*: the image outputs the executed notebook shows (live training boards, "
         "`d2l.plot` figures, `show_images` grids). *last val acc*: the last validation accuracy "
         "the section's `trainer` recorded (blank where the section trains nothing). *seconds*: "
@@ -56,7 +58,8 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for o in results:
         acc = "" if o.val_acc is None else f"{o.val_acc:.3f}"
-        lines.append(f"| `{o.section}` | {NAMES.get(o.framework, o.framework)} | {result(o)} | "
+        name = f"{NAMES.get(o.framework, o.framework)} {o.version}".strip()
+        lines.append(f"| `{o.section}` | {name} | {result(o)} | "
                      f"{o.seconds:.0f} | {o.images} | {acc} |")
     return "\n".join(lines) + "\n"
 
