@@ -14,7 +14,8 @@ from droplab.tune.options import TuneOptions
 from droplab.tune.space import search_space
 from droplab.tune.trial import run_trial
 
-PARAMS = ("dropout_1", "dropout_2", "noise", "lr", "weight_decay", "epochs")
+PARAMS = ("dropout_1", "dropout_2", "noise", "optimizer", "lr", "schedule", "weight_decay",
+          "epochs")
 NAME = "search"
 
 

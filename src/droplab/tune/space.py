@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from droplab.noise import ACTIVATION_NOISES
+from droplab.optim import OPTIMIZERS, SCHEDULES
 
 EPOCH_CHOICES = (5, 10, 15, 20)
 DECAYS = (0.0, 1e-5, 1e-4, 1e-3)
+# Each optimiser's learning-rate range (sampled log-uniformly): Adam's steps are ~lr per weight
+# whatever the gradient's size, so its useful rates sit two orders below (momentum's) SGD's.
+LR_RANGES = {"sgd": (0.01, 0.5), "momentum": (0.01, 0.5), "adam": (1e-4, 3e-3)}
 
 
 def search_space(max_epochs: int) -> dict[str, Any]:
-    """Ray Tune's param space: per-layer rates, noise family, learning rate, weight decay, epochs.
+    """Ray Tune's param space: per-layer rates, noise family, optimizer with its own learning-rate
+    range (:data:`LR_RANGES`, drawn after the optimizer), schedule, weight decay, epochs.
 
-    Rates are drawn in [0, 0.8] for every noise (for ``gaussian_noise`` the rate is sigma).
+    Rates are drawn in [0, 0.8] for every noise (for ``gaussian_noise`` the rate is sigma). Each
+    key names an :class:`~droplab.config.MLPConfig` field (or ``epochs``), as a trial reads them.
     """
     from ray import tune
 
@@ -22,7 +28,10 @@ def search_space(max_epochs: int) -> dict[str, Any]:
         "dropout_1": tune.uniform(0.0, 0.8),
         "dropout_2": tune.uniform(0.0, 0.8),
         "noise": tune.choice(list(ACTIVATION_NOISES)),
-        "lr": tune.loguniform(0.02, 0.5),
+        "optimizer": tune.choice(list(OPTIMIZERS)),
+        "lr": tune.sample_from(lambda config: tune.loguniform(*LR_RANGES[config["optimizer"]])
+                               .sample()),
+        "schedule": tune.choice(list(SCHEDULES)),
         "weight_decay": tune.choice(list(DECAYS)),
         "epochs": tune.choice(epochs),
     }
