@@ -5,6 +5,7 @@
     droplab bench --render --json docs/benchmarks.json --markdown docs/benchmarks.md \
         --readme README.md                                     # tables from the JSON only
     droplab bench ab --backend torch --b kernels=off --pairs 8  # interleaved-epoch A/B
+    droplab bench ab --backend torch --a-rev 734da85 --pairs 8  # before (a git revision) vs now
     droplab bench profile --backend torch                       # where a step's time goes
     droplab bench profile --process --json docs/profile.json \
         --markdown docs/profile.md                              # where a process's time goes
