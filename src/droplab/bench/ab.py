@@ -162,7 +162,7 @@ def run_revisions(sides: dict[str, revisions.Revision], specs: dict[str, dict[st
             workers[k] = Worker(k, sides[k])
             ready[k] = workers[k].ask(**setup, changes=specs[k])
             log(f"  {k.upper()}: droplab {sides[k].label} from {ready[k]['droplab']}, "
-                f"{ready[k]['products']} products")
+                f"{ready[k]['products'] or 'unreported'} products")
         seconds: dict[str, list[float]] = {"a": [], "b": []}
         acc: dict[str, float] = {}
         for e in range(pairs):

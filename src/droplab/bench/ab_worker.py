@@ -83,8 +83,8 @@ def serve(requests: IO[str], out: IO[str]) -> int:
                     arrays = arrays.subset(*setup["subset"])
                 learner = backends.get(cfg.backend).learner(cfg, arrays, device=setup["device"])
                 # Every revision's torch and JAX learners say which products their step runs;
-                # an older learner without the attribute reports "-".
-                products = getattr(learner, "products", "-")
+                # a learner from before the attribute reached every backend reports None.
+                products = getattr(learner, "products", None)
                 _reply(out, ok=True, droplab=os.path.dirname(droplab.__file__),
                        config=dataclasses.asdict(cfg), products=products)
                 continue

@@ -317,8 +317,8 @@ def _run_ab_revisions(args: argparse.Namespace, subset: tuple[int, int] | None) 
           f"{res['warmup_pairs']} warm-up:")
     for k, r in sides.items():
         print(f"  {k.upper()} {r.label:<{width}}  {span(res[f'{k}_epoch_s'], ' s')}, "
-              f"{res['products'][k]} products, validation accuracy after {args.pairs} epochs "
-              f"{sig(res['val_acc'][k], 3)}")
+              f"{res['products'][k] or 'unreported'} products, validation accuracy after "
+              f"{args.pairs} epochs {sig(res['val_acc'][k], 3)}")
     print(f"  B/A, epoch pair by epoch pair: {span(res['b_over_a'])} (below 1: B is faster)")
     if args.json:
         _io.write_json(args.json, {
