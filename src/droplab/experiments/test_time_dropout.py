@@ -190,7 +190,7 @@ def _why(results: Table, Ts: list[int]) -> str:
     nll_d = stats.paired(results.by_seed(f"mc{big}_nll"), results.by_seed("det_nll"))
     said = []
     if one is not None:
-        if not one.excludes_zero():
+        if not compare.differs(one):
             how = "no accuracy difference from the deterministic network was detected for"
         elif one.mean < 0:
             how = "the deterministic network is more accurate than"
