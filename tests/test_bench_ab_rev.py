@@ -35,15 +35,17 @@ def test_a_rev_head_against_the_working_tree_runs_both_sides(tmp_path, capsys):
     assert res["droplab"]["a"] != res["droplab"]["b"]
     assert res["droplab"]["a"].endswith("/tree/src/droplab")
     # Both ran droplab train's float32 defaults, for both epochs.
-    assert res["a"] == res["b"]
-    assert res["a"]["precision"] == "float32" and res["a"]["kernels"] == "auto"
-    assert res["a"]["backend"] == "torch" and res["a"]["epochs"] == 2
+    for side in ("a", "b"):
+        assert res[side]["precision"] == "float32" and res[side]["kernels"] == "auto"
+        assert res[side]["backend"] == "torch" and res[side]["epochs"] == 2
     assert len(res["seconds"]["a"]) == len(res["seconds"]["b"]) == 2
     assert all(s > 0 for side in ("a", "b") for s in res["seconds"][side])
     assert res["warmup_pairs"] == 1 and res["b_over_a"]["n"] == 1
     assert set(res["products"].values()) <= {"dense", "gated"}  # both report theirs
-    # The same code, seed and data on both sides: the same model after two epochs.
-    assert 0.1 < res["val_acc"]["a"] <= 1.0 and res["val_acc"]["a"] == res["val_acc"]["b"]
+    assert all(0.1 < res["val_acc"][side] <= 1.0 for side in ("a", "b"))
+    if not res["revisions"]["b"]["dirty"]:  # a clean checkout (make test on a fresh clone):
+        # the same code, seed and data on both sides give the same model after two epochs.
+        assert res["a"] == res["b"] and res["val_acc"]["a"] == res["val_acc"]["b"]
     assert res["subset"] == [1024, 512] and res["command"].startswith("droplab bench ab")
     assert set(res["load_average"]) == {"start", "end"}
     printed = capsys.readouterr().out
