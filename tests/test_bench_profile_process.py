@@ -57,6 +57,9 @@ def test_a_baseline_scripts_epochs_and_imports(tmp_path: Path) -> None:
     for unused in ("data", "build", "evaluate", "write", "plot"):
         assert res["wall"][unused] == 0, unused
     assert json.loads(marks.read_text())["exit"] == 0
+    # Imports split by where they ran: the script's top, and the one inside epoch 1.
+    assert res["import_wall"]["other"] > 0 and res["import_wall"]["epoch_1"] > 0
+    assert sum(res["import_wall"].values()) == pytest.approx(res["wall"]["import"], abs=1e-9)
 
 
 def test_droplab_learner_phases_through_the_protocol(tmp_path: Path) -> None:
@@ -123,6 +126,7 @@ def _fake(entry: Entry, *, epochs: int, seed: int, device: str, data_dir: object
     cpu = {p: 0.0 for p in PHASES} | {"import": k / 2, "epoch_1": k}
     return {"label": entry.label, "backend": entry.backend, "side": entry.side,
             "precision": entry.precision, "epochs": epochs, "wall": wall, "cpu": cpu,
+            "import_wall": {"build": k}, "import_cpu": {"build": k / 2},
             "wall_s": 3 * k, "cpu_s": 1.5 * k, "subprocess_cpu_s": 0.0, "max_rss_mib": 10.0,
             "loop_seconds": 2 * k if entry.side != "tutorial" else None}
 
@@ -143,6 +147,8 @@ def test_rounds_give_medians_and_the_report_has_both_clocks() -> None:
     cpu_table = text.split("## CPU seconds")[1].split("## Wall seconds")[0]
     assert "| torch/droplab/float32 | 3.0 | 0 | 1.0 | 0 | 0 | 2.0 |" in cpu_table
     assert "(in epochs)" in cpu_table  # a baseline's evaluation is inside its epochs
+    imports = text.split("## Imports (CPU seconds) by the phase they ran in")[1]
+    assert "| torch/droplab/float32 | 0 | 0 | 1.0 | 0 |" in imports  # median of 0.5, 1, 1.5
 
 
 def test_plan_refuses_an_unknown_side() -> None:

@@ -60,12 +60,19 @@ class Clock:
         self.stack = ["other"]
         self.last = (wall0, cpu0)
         self.epochs = 0
+        # Import time split by the phase the import ran in (e.g. "plot": matplotlib's import).
+        self.import_wall: dict[str, float] = {}
+        self.import_cpu: dict[str, float] = {}
 
     def _charge(self) -> None:
         w, c = time.monotonic(), time.process_time()
         top = self.stack[-1]
         self.wall[top] += w - self.last[0]
         self.cpu[top] += c - self.last[1]
+        if top == "import":
+            under = next((p for p in reversed(self.stack) if p != "import"), "other")
+            self.import_wall[under] = self.import_wall.get(under, 0.0) + w - self.last[0]
+            self.import_cpu[under] = self.import_cpu.get(under, 0.0) + c - self.last[1]
         self.last = (w, c)
 
     def push(self, phase: str) -> None:
@@ -273,7 +280,8 @@ def report(clock: Clock, wall_start: float, cpu_start: float, exit_code: Any) ->
     clock._charge()
     clock.cpu["startup"] += cpu_start
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall": clock.wall, "cpu": clock.cpu, "end_monotonic": clock.last[0],
+    return {"wall": clock.wall, "cpu": clock.cpu, "import_wall": clock.import_wall,
+            "import_cpu": clock.import_cpu, "end_monotonic": clock.last[0],
             "start_monotonic": wall_start, "end_process_time": clock.last[1],
             "subprocess_cpu": children.ru_utime + children.ru_stime,
             "epochs": clock.epochs, "exit": exit_code if isinstance(exit_code, int) else 1}

@@ -99,7 +99,9 @@ def run_command(cmd: list[str], marks: Path, *, env: dict[str, str] | None = Non
     wall["teardown"] = t1 - inner["end_monotonic"]
     subprocesses = inner["subprocess_cpu"]
     cpu["teardown"] = max(0.0, total_cpu - inner["end_process_time"] - subprocesses)
-    return {"epochs": inner["epochs"], "wall": wall, "cpu": cpu, "wall_s": t1 - t0,
+    return {"epochs": inner["epochs"], "wall": wall, "cpu": cpu,
+            "import_wall": inner.get("import_wall", {}), "import_cpu": inner.get("import_cpu", {}),
+            "wall_s": t1 - t0,
             "cpu_s": total_cpu, "subprocess_cpu_s": subprocesses,
             "max_rss_mib": usage.ru_maxrss / 1024, "loop_seconds": None}
 
@@ -139,6 +141,10 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
     row["rounds"] = len(results)
     for clock in ("wall", "cpu"):
         row[clock] = {p: statistics.median(r[clock][p] for r in results) for p in PHASES}
+    for clock in ("import_wall", "import_cpu"):
+        where = sorted({p for r in results for p in r.get(clock, {})})
+        row[clock] = {p: statistics.median(r.get(clock, {}).get(p, 0.0) for r in results)
+                      for p in where}
     for key in ("wall_s", "cpu_s", "subprocess_cpu_s", "max_rss_mib"):
         row[key] = statistics.median(r[key] for r in results)
     loops = [r["loop_seconds"] for r in results if r["loop_seconds"] is not None]
@@ -171,6 +177,24 @@ def table(rows: list[dict[str, Any]], clock: str) -> list[str]:
     return lines
 
 
+# Where imports run, as the report names it: the phase an ``import`` statement ran in.
+IMPORTED_IN = (("other", "start (CLI, script)"), ("data", "data"), ("build", "model build"),
+               ("epoch_1", "epoch 1"), ("epochs_rest", "epochs 2+"), ("evaluate", "evaluation"),
+               ("write", "run folder"), ("plot", "plot"))
+
+
+def import_table(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU seconds of imports by the phase they ran in (the framework's while a learner is built,
+    matplotlib's in the plot)."""
+    lines = ["| process | " + " | ".join(t for _, t in IMPORTED_IN) + " |",
+             "|---|" + "---:|" * len(IMPORTED_IN)]
+    for r in rows:
+        cpu = r.get("import_cpu", {})
+        cells = [sig(cpu.get(p, 0.0)) if cpu.get(p, 0.0) >= 0.005 else "0" for p, _ in IMPORTED_IN]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     rows = results["rows"]
     lines = [
@@ -196,5 +220,10 @@ def markdown(results: dict[str, Any]) -> str:
          "Wall time includes waiting for a core."), "",
         "## CPU seconds", "", *table(rows, "cpu"), "",
         "## Wall seconds", "", *table(rows, "wall"), "",
+        "## Imports (CPU seconds) by the phase they ran in", "",
+        ("The *imports* column above, split by where each import ran: at the start (the CLI or "
+         "the script's top), or lazily inside a phase (a learner importing its framework while "
+         "it is built, the plot importing matplotlib)."), "",
+        *import_table(rows), "",
     ]
     return "\n".join(lines)
