@@ -7,7 +7,7 @@ from typing import Any
 from droplab.noise import ACTIVATION_NOISES
 from droplab.optim import OPTIMIZERS, SCHEDULES
 
-EPOCH_CHOICES = (5, 10, 15, 20)
+EPOCH_CHOICES = (5, 10, 15, 20, 30, 40)
 DECAYS = (0.0, 1e-5, 1e-4, 1e-3)
 # Each optimiser's learning-rate range (sampled log-uniformly): Adam's steps are ~lr per weight
 # whatever the gradient's size, so its useful rates sit two orders below (momentum's) SGD's.
