@@ -161,6 +161,10 @@ def run_revisions(sides: dict[str, revisions.Revision], specs: dict[str, dict[st
         for k in ("a", "b"):  # one at a time: loading and building never overlap either
             workers[k] = Worker(k, sides[k])
             ready[k] = workers[k].ask(**setup, changes=specs[k])
+            if Path(ready[k]["droplab"]).resolve() != (sides[k].src / "droplab").resolve():
+                raise RuntimeError(f"side {k.upper()} imported droplab from "
+                                   f"{ready[k]['droplab']}, not from {sides[k].src}: something "
+                                   f"ahead of PYTHONPATH shadows it")
             log(f"  {k.upper()}: droplab {sides[k].label} from {ready[k]['droplab']}, "
                 f"{ready[k]['products'] or 'unreported'} products")
         seconds: dict[str, list[float]] = {"a": [], "b": []}
