@@ -61,11 +61,35 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    command = argv is None  # the `droplab` command itself, not a call from Python
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # so a command can re-run itself in the MXNet environment
-    return dispatch(args)
+    code = dispatch(args)
+    if command:
+        before_exit()
+    return code
+
+
+def before_exit() -> None:
+    """The command has finished and the interpreter is about to exit: collect the garbage once,
+    then freeze the garbage collector's view of what is still alive (:func:`gc.freeze`).
+
+    A framework leaves hundreds of thousands of long-lived objects (torch, TensorFlow, JAX) in
+    reference cycles (classes, functions, modules), and the interpreter's exit would otherwise
+    break and free every one of those cycles before the operating system reclaims the memory
+    anyway: about half a second of CPU for torch, more for TensorFlow (``droplab bench profile
+    --process`` shows it as teardown). The collection first means every object that is already
+    garbage is finalised as usual (an abandoned file is closed and flushed); everything else
+    about the exit stays as it is: atexit handlers, logging's flush, waiting for threads,
+    flushing stdout and stderr, freeing what reference counts free. Every file droplab writes is
+    closed and fsynced before this point.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def dispatch(args: argparse.Namespace) -> int:
