@@ -84,6 +84,7 @@ def build(name: str, steps: Sequence[Sequence[str]], flag_sets: Sequence[Sequenc
     headers). Raises BuildError with each attempt's last error line.
     """
     directory = directory or cache_root() / "kernels"
+    key += b"".join(h.read_bytes() for h in sorted(HERE.glob("*.h")))  # every header they share
     errors = []
     for flags in flag_sets:
         digest = hashlib.sha256(key + repr(tuple(flags)).encode() + cpu_id().encode())

@@ -19,10 +19,7 @@
  */
 #include <stdint.h>
 
-#include "errors.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "gated.h"
 
 #define VW 8            /* floats per vector (AVX2 width; split into halves where narrower) */
 #define NACC 8          /* vector accumulators per chunk */
@@ -31,39 +28,19 @@
 
 typedef float vf __attribute__((vector_size(VW * 4), aligned(4)));
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
+#define NONZERO(x) ((x) != 0.0f)
+GATED_LIST_NONZEROS(list_row, float, NONZERO)
 
 /* Rows m0 <= m < m1 of A (M x K; element (m, k) at A[m * rs + k * cs], so a transposed view
  * works too): row m's cnt[m] nonzeros as column indices idx[m * K + t], values val[m * K + t]. */
 void nz_rows_range(int m0, int m1, int K, const float *A, int64_t rs, int64_t cs, int32_t *cnt,
                    int32_t *idx, float *val) {
-    for (int m = m0; m < m1; m++) {
-        const float *a = A + (int64_t)m * rs;
-        int32_t *ix = idx + (int64_t)m * K;
-        float *vv = val + (int64_t)m * K;
-        int n = 0;
-        for (int k = 0; k < K; k++) {
-            float x = a[(int64_t)k * cs];
-            ix[n] = k;
-            vv[n] = x;
-            n += (x != 0.0f);
-        }
-        cnt[m] = n;
-    }
+    for (int m = m0; m < m1; m++)
+        cnt[m] = list_row(K, A + (int64_t)m * rs, cs, idx + (int64_t)m * K, val + (int64_t)m * K);
 }
 
 /* The work items of an (M x N) product cut into `blocks` blocks of rows: chunks * blocks. */
-int gated_mm_items(int M, int N, int blocks) {
-    if (blocks > M) blocks = M;
-    if (blocks < 1) blocks = 1;
-    return ((N + CH - 1) / CH) * blocks;
-}
+int gated_mm_items(int M, int N, int blocks) { return gated_items(M, N, CH, blocks); }
 
 /* Work items w0 <= w < w1 of
  *   C[m, :N] = beta * C[m, :N] + alpha * sum_t val[m, t] * B[idx[m, t], :N]
@@ -72,14 +49,11 @@ int gated_mm_items(int M, int N, int blocks) {
 void gated_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32_t *cnt,
                     const int32_t *idx, const float *val, const float *B, int64_t ldb, float *C,
                     int64_t ldc, float alpha, float beta) {
-    if (blocks > M) blocks = M;
-    if (blocks < 1) blocks = 1;
-    int rows = (M + blocks - 1) / blocks;
+    blocks = gated_blocks(blocks, M);
     for (int w = w0; w < w1; w++) {
-        int j0 = (w / blocks) * CH, m0 = (w % blocks) * rows;
-        int m1 = m0 + rows < M ? m0 + rows : M;
-        int width = N - j0 < CH ? N - j0 : CH;
-        for (int m = m0; m < m1; m++) {
+        gated_item_t it = gated_item(w, blocks, M, N, CH);
+        int j0 = it.j0, width = it.width;
+        for (int m = it.m0; m < it.m1; m++) {
             const int32_t *ix = idx + (int64_t)m * K;
             const float *vv = val + (int64_t)m * K;
             int n = cnt[m];
@@ -127,7 +101,7 @@ static void nz_rows(int M, int K, const float *A, int64_t rs, int64_t cs, int32_
 /* The whole product, its work items split over OpenMP threads. */
 static void gated_mm(int M, int N, int K, const int32_t *cnt, const int32_t *idx, const float *val,
               const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, float beta) {
-    int blocks = max_threads();
+    int blocks = gated_max_threads();
     int items = gated_mm_items(M, N, blocks);
 #pragma omp parallel for schedule(static)
     for (int w = 0; w < items; w++)
@@ -142,19 +116,9 @@ int gated_product(int M, int K, int64_t rs, int64_t cs, const float *A, int64_t 
                   int64_t ldb, const float *B, int64_t c_rows, int64_t c_cols, int64_t ldc,
                   float *C, float alpha, float beta, int64_t ncnt, int32_t *cnt, int64_t nidx,
                   int32_t *idx, float *val) {
-    if (M < 0 || K < 1 || rs < 0 || cs < 0)
-        return droplab_invalid("A", "a 2-D tensor with nonnegative strides",
-                               "A.shape=(%d, %d), A.stride()=(%lld, %lld)", M, K, (long long)rs,
-                               (long long)cs);
-    if (N < 0) return droplab_invalid("B", "a 2-D tensor", "B with %d columns", N);
-    DROPLAB_TRY(droplab_shape("B", b_rows, N, ldb, K, N, 0));
+    DROPLAB_TRY(gated_check_operands(M, K, rs, cs, b_rows, N, ldb));
     DROPLAB_TRY(droplab_shape("out", c_rows, c_cols, ldc, M, N, 0));
-    if (ncnt < M)
-        return droplab_invalid("cnt", "one count per row of A", "%lld counts for %d rows",
-                               (long long)ncnt, M);
-    if (nidx < (int64_t)M * K)
-        return droplab_invalid("idx", "M * K entries", "%lld entries for (%d, %d)",
-                               (long long)nidx, M, K);
+    DROPLAB_TRY(gated_check_scratch(M, K, ncnt, nidx, (int64_t)M * K, "M * K entries"));
     nz_rows(M, K, A, rs, cs, cnt, idx, val);
     gated_mm(M, N, K, cnt, idx, val, B, ldb, C, ldc, alpha, beta);
     return 0;

@@ -19,10 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "errors.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "gated.h"
 
 #if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512F__)
 #include <immintrin.h>
@@ -38,14 +35,6 @@ int gated_bf16_supported(void) { return HAVE_BF16; }
 /* Scratch for the pairs of an M x K operand: cnt M ints, idx and val M * stride each. */
 int64_t gated_bf16_stride(int K) { return K + 1 + (K + 1) % 2; }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 /* A's nonzeros, row by row: row m's cnt[m] (even: a zero pads an odd count) column indices at
  * idx[m * stride + t] and values at val[m * stride + t], stride = gated_bf16_stride(K), so that
  * pair s's two values are one 32-bit word (low half first). -0.0 counts as a zero. */
@@ -57,20 +46,16 @@ static inline void pad_pair(int32_t *ix, uint16_t *vv, int32_t *n) {
     }
 }
 
+#define NONZERO(x) (((x) & 0x7fff) != 0)
+GATED_LIST_NONZEROS(list_row, uint16_t, NONZERO)
+
 /* Rows m0 <= m < m1 of A (element (m, k) at A[m * rs + k * cs]), one element at a time. */
 static void pairs_any(int m0, int m1, int K, const uint16_t *A, int64_t rs, int64_t cs,
                       int64_t stride, int32_t *cnt, int32_t *idx, uint16_t *val) {
     for (int m = m0; m < m1; m++) {
-        const uint16_t *a = A + (int64_t)m * rs;
         int32_t *ix = idx + (int64_t)m * stride;
         uint16_t *vv = val + (int64_t)m * stride;
-        int32_t n = 0;
-        for (int k = 0; k < K; k++) {
-            uint16_t x = a[(int64_t)k * cs];
-            ix[n] = k;
-            vv[n] = x;
-            n += (x & 0x7fff) != 0;
-        }
+        int32_t n = list_row(K, A + (int64_t)m * rs, cs, ix, vv);
         pad_pair(ix, vv, &n);
         cnt[m] = n;
     }
@@ -234,12 +219,10 @@ static void mm_range(int w0, int w1, int blocks, int M, int N, int K, const int3
                      int64_t ldc) {
 #if HAVE_BF16
     int64_t stride = gated_bf16_stride(K);
-    int rows = (M + blocks - 1) / blocks;
     for (int w = w0; w < w1; w++) {
-        int j0 = (w / blocks) * 64, m0 = (w % blocks) * rows;
-        int m1 = m0 + rows < M ? m0 + rows : M;
-        int width = N - j0 < 64 ? N - j0 : 64;
-        for (int m = m0; m < m1; m++) {
+        gated_item_t it = gated_item(w, blocks, M, N, 64);
+        int j0 = it.j0, width = it.width;
+        for (int m = it.m0; m < it.m1; m++) {
             __m512 acc[4];
             row_chunk(cnt[m], idx + (int64_t)m * stride, val + (int64_t)m * stride, B, ldb, j0,
                       width, acc);
@@ -276,19 +259,13 @@ void gated_bf16_pairs_range(int m0, int m1, int K, const uint16_t *A, int64_t rs
 
 /* The work items of an (M x N) product cut into `blocks` blocks of rows, and items w0 <= w < w1
  * of it (see mm_range). */
-int gated_bf16_items(int M, int N, int blocks) {
-    if (blocks > M) blocks = M;
-    if (blocks < 1) blocks = 1;
-    return ((N + 63) / 64) * blocks;
-}
+int gated_bf16_items(int M, int N, int blocks) { return gated_items(M, N, 64, blocks); }
 
 void gated_bf16_mm_range(int w0, int w1, int blocks, int M, int N, int K, const int32_t *cnt,
                          const int32_t *idx, const uint16_t *val, const uint16_t *B, int64_t ldb,
                          const uint16_t *bias, float alpha, uint16_t *c16, float *c32, float beta,
                          int64_t ldc) {
-    if (blocks > M) blocks = M;
-    if (blocks < 1) blocks = 1;
-    mm_range(w0, w1, blocks, M, N, K, cnt, idx, val, B, ldb, bias, alpha, c16, c32, beta, ldc);
+    mm_range(w0, w1, gated_blocks(blocks, M), M, N, K, cnt, idx, val, B, ldb, bias, alpha, c16, c32, beta, ldc);
 }
 
 /* C = alpha * A @ B (+ bias) over A's nonzeros; A (M x K) any nonnegative strides, B (K x N)
@@ -300,27 +277,16 @@ int gated_bf16_mm(int M, int K, int64_t rs, int64_t cs, const uint16_t *A, int64
                   float alpha, int64_t c_rows, int64_t c_cols, int64_t ldc, uint16_t *c16,
                   float *c32, float beta, int64_t ncnt, int32_t *cnt, int64_t nidx, int32_t *idx,
                   uint16_t *val) {
-    if (M < 0 || K < 1 || rs < 0 || cs < 0)
-        return droplab_invalid("A", "a 2-D tensor with nonnegative strides",
-                               "A.shape=(%d, %d), A.stride()=(%lld, %lld)", M, K, (long long)rs,
-                               (long long)cs);
-    if (N < 0) return droplab_invalid("B", "a 2-D tensor", "B with %d columns", N);
-    DROPLAB_TRY(droplab_shape("B", b_rows, N, ldb, K, N, 0));
+    DROPLAB_TRY(gated_check_operands(M, K, rs, cs, b_rows, N, ldb));
     if ((c16 == NULL) == (c32 == NULL))
         return droplab_invalid("out", "one output (bfloat16 or float32)", "%s",
                                c16 ? "two" : "none");
     DROPLAB_TRY(droplab_shape("out", c_rows, c_cols, ldc, M, N, 0));
     if (bias) DROPLAB_TRY(droplab_length("bias", nbias, N));
-    if (ncnt < M)
-        return droplab_invalid("cnt", "one count per row of A", "%lld counts for %d rows",
-                               (long long)ncnt, M);
-    if (nidx < (int64_t)M * gated_bf16_stride(K))
-        return droplab_invalid("idx", "M * gated_bf16_stride(K) entries",
-                               "%lld entries for (%d, %d)", (long long)nidx, M, K);
-    int blocks = max_threads();
-    if (blocks > M) blocks = M;
-    if (blocks < 1) blocks = 1;
-    int items = ((N + 63) / 64) * blocks;
+    DROPLAB_TRY(gated_check_scratch(M, K, ncnt, nidx, (int64_t)M * gated_bf16_stride(K),
+                                    "M * gated_bf16_stride(K) entries"));
+    int blocks = gated_blocks(gated_max_threads(), M);
+    int items = gated_items(M, N, 64, blocks);
 #pragma omp parallel
     {
         int64_t stride = gated_bf16_stride(K);
