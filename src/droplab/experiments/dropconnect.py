@@ -120,7 +120,7 @@ def report(results: Table, history: Table, out: Path) -> str:
 def selected(results: Table) -> list[tuple[str, dict[str, Any]]]:
     """Each noise at its rate with the highest mean validation accuracy, and no noise (fixed):
     the configurations whose test accuracy the report shows."""
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     if len(results.where(dropout_1=0.0)):
         out.append((f"{LABELS['none']} (fixed)", {"dropout_1": 0.0}))
     for noise in ("dropout", "dropconnect", "dropconnect_example"):
