@@ -55,7 +55,8 @@ CHECKPOINT_NAMES = {f"lin{k}.{kind}": f"{var}{k}" for k in (1, 2, 3)
 
 
 class TensorFlowLearner:
-    """The MLP, plain SGD and the data, resident on one TensorFlow device."""
+    """The MLP, its optimiser (``MLPConfig.optimizer``) and the data, resident on one TensorFlow
+    device."""
 
     products = "dense"  # TensorFlow's own products: droplab has no kernels for it
 
@@ -88,7 +89,8 @@ class TensorFlowLearner:
 
     # -- training -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> float:
-        """One epoch of minibatch SGD (the noise on); the mean training loss per example."""
+        """One epoch of minibatch training (the noise on) at the epoch's learning rate
+        (``optim.lr_at``); the mean training loss per example."""
         n = int(self._train_y.shape[0])
         perm = epoch_permutation(self.config.seed, epoch, n).astype(np.int32)
         seed = epoch_seed(self.config.seed, epoch)
