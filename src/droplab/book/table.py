@@ -48,7 +48,8 @@ def markdown(report: dict[str, Any]) -> str:
         "from d2l-en at that commit and kept only if its SHA-256 is the pinned one. "
         "*images*: the image outputs the executed notebook shows (live training boards, "
         "`d2l.plot` figures, `show_images` grids). *last val acc*: the last validation accuracy "
-        "the section's `trainer` recorded (blank where the section trains nothing). *seconds*: "
+        "the section's `trainer` recorded, for the last model it trains (blank where the section "
+        "trains nothing). *seconds*: "
         "the whole notebook, kernel start and framework import included.",
         "",
         f"{passed} of {len(results)} ran without an error.",
