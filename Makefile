@@ -14,7 +14,7 @@ TORCH ?= torch==2.13.0
 BOOK_SEED := $(wildcard ../shared/seeds/000_6f339ee697f78493.txt)
 export DROPLAB_BOOK_SOURCE ?= $(if $(BOOK_SEED),$(abspath $(BOOK_SEED)))
 MAIN_BACKENDS := numpy,torch,jax,tensorflow
-MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py tests/test_notebook.py tests/test_d2l_api.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
+MXNET_TESTS := tests/test_dropout.py tests/test_learner_contract.py tests/test_optim_learners.py tests/test_checkpoint_portable.py tests/test_reliability.py tests/test_reliability_boundary.py tests/test_bench_device.py tests/test_notebook.py tests/test_d2l_api.py $(wildcard tests/test_mxnet_*.py tests/test_noise*.py tests/test_data_idx.py)
 
 .PHONY: demo test test-main test-mxnet env data bench lint clean
 

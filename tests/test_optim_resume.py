@@ -1,0 +1,75 @@
+"""A crash at any write point of a PyTorch or JAX run with Adam and a cosine schedule, then
+``resume``: the run ends bit-identical to an uninterrupted one.
+
+The optimiser's state (``opt.`` keys: both moments and the step count) travels in the checkpoint
+beside the weights, and each epoch's rate comes from the epoch number ``fit`` resumes at, so a
+resumed run takes the same steps. The crash is simulated at :func:`droplab._faults.point`, as in
+``test_reliability_resume.py``: from the chosen point on every write raises before it touches the
+disk, leaving the run folder as a kill there would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from droplab import _faults, optim
+from droplab.config import MLPConfig, TrainConfig
+from droplab.data.arrays import Arrays
+from droplab.train import checkpoint, fit
+
+
+class Crash(BaseException):
+    """What the simulated kill raises (a BaseException, so nothing in droplab catches it)."""
+
+
+def data() -> Arrays:
+    rng = np.random.default_rng(12)
+    x = rng.random((320, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 320)
+    return Arrays(x[:256], y[:256], x[256:], y[256:])
+
+
+def crash_from(monkeypatch: pytest.MonkeyPatch, n: int | None) -> list[str]:
+    """Count write points; raise Crash at the ``n``-th and every later one (None: never)."""
+    seen: list[str] = []
+
+    def point(name: str) -> None:
+        seen.append(name)
+        if n is not None and len(seen) >= n:
+            raise Crash(name)
+
+    monkeypatch.setattr(_faults, "point", point)
+    return seen
+
+
+def outcome(out) -> tuple[dict[str, bytes], list[dict]]:
+    state, history = checkpoint.load(out)
+    assert history is not None
+    rows = [{k: v for k, v in vars(e).items() if k != "seconds"} for e in history]
+    return {k: v.tobytes() for k, v in state.items()}, rows
+
+
+@pytest.mark.parametrize("name", ["torch", "jax"])
+def test_a_crash_at_every_write_point_of_an_adam_run_then_resume_is_bit_identical(
+        name, tmp_path, monkeypatch):
+    config = TrainConfig(backend=name, epochs=2, batch_size=64, seed=5, precision="float32",
+                         mlp=MLPConfig(optimizer="adam", lr=2e-3, schedule="cosine"))
+    arrays = data()
+    points = crash_from(monkeypatch, None)
+    fit(config, arrays, tmp_path / "reference", quiet=True)
+    expected = outcome(tmp_path / "reference")
+    state, _ = checkpoint.load(tmp_path / "reference")
+    assert int(state["opt.step"]) == 2 * 4  # four steps an epoch
+    assert set(optim.state_keys("adam", [k for k in state if not k.startswith("opt.")])) \
+        <= set(state)
+
+    for n, point in enumerate(list(points), start=1):
+        out = tmp_path / f"crash{n}"
+        crash_from(monkeypatch, n)
+        with pytest.raises(Crash):
+            fit(config, arrays, out, quiet=True)
+        crash_from(monkeypatch, None)
+        result = fit(config, arrays, out, resume=(out / "config.json").exists(), quiet=True)
+        assert result.status == "finished", point
+        assert outcome(out) == expected, f"crash at point {n} ({point})"
