@@ -154,3 +154,20 @@ def test_rounds_give_medians_and_the_report_has_both_clocks() -> None:
 def test_plan_refuses_an_unknown_side() -> None:
     with pytest.raises(ValueError, match="Invalid value for `sides`"):
         profile_process.plan(["torch"], ["droplab", "pro"])
+
+
+def test_render_writes_the_report_from_the_json(tmp_path: Path) -> None:
+    from droplab.cli.main import main
+
+    entries = profile_process.plan(["jax"], ["droplab", "expert"])
+    rows = profile_process.measure(entries, epochs=5, rounds=1, runner=_fake, log=lambda _: None)
+    results = {"command": "droplab bench profile --process", "rows": rows, "date": "2026-12-04",
+               "machine": "x86_64, 2 CPU cores", "epochs": 5, "rounds": 1}
+    (tmp_path / "p.json").write_text(json.dumps(results))
+    md = tmp_path / "p.md"
+    assert main(["bench", "profile", "--process", "--render", "--json", str(tmp_path / "p.json"),
+                 "--markdown", str(md)]) == 0
+    assert md.read_text() == profile_process.markdown(results)
+    assert "| jax/expert/float32 |" in md.read_text()
+    assert main(["bench", "profile", "--process", "--render", "--json",
+                 str(tmp_path / "missing.json")]) == 2

@@ -216,8 +216,10 @@ def markdown(results: dict[str, Any]) -> str:
          "checks, the baselines' model construction). *teardown*: the command's end to the "
          "process's exit."), "",
         ("CPU time is user + system time of the process and its threads (start-up and teardown: "
-         "from `rusage`); on a shared machine it is the steadier measure of the work done. "
-         "Wall time includes waiting for a core."), "",
+         "from `rusage`). Wall time includes waiting for a core. On a shared machine CPU time is "
+         "the steadier measure of the single-threaded phases (imports, data, run folder, plot, "
+         "teardown); a framework's multi-threaded epochs spin-wait for busy cores, so their CPU "
+         "time grows with the machine's load too (compare runs on a quiet machine only)."), "",
         "## CPU seconds", "", *table(rows, "cpu"), "",
         "## Wall seconds", "", *table(rows, "wall"), "",
         "## Imports (CPU seconds) by the phase they ran in", "",

@@ -92,6 +92,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--rounds", type=int, default=1, help="--process: rounds (medians)")
     pr.add_argument("--markdown", type=Path, default=None, metavar="FILE",
                     help="--process: write the report here (docs/profile.md)")
+    pr.add_argument("--render", action="store_true",
+                    help="--process: measure nothing, write --markdown from --json")
     common.add_data_dir(pr)
     pr.set_defaults(func=run_profile)
 
@@ -376,6 +378,18 @@ def run_process_profile(args: argparse.Namespace) -> int:
     """``droplab bench profile --process``: each process's phases, wall and CPU seconds."""
     from droplab.bench import profile_process
 
+    if args.render:  # measure nothing: the report again from --json
+        try:
+            results = json.loads(args.json.read_text())
+        except (AttributeError, OSError, ValueError) as e:
+            raise UserError(f"cannot read --json {args.json}: {e}") from None
+        text = profile_process.markdown(results)
+        if args.markdown:
+            _io.write_text(args.markdown, text)
+            print(f"wrote {args.markdown}")
+        else:
+            print(text)
+        return 0
     names = _names(args.backends)
     epochs = 5 if args.epochs is None else args.epochs
     if epochs < 1 or args.rounds < 1:
