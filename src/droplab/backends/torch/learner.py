@@ -7,8 +7,9 @@ The training step comes from one of two places, chosen by ``config.kernels``:
   dropout, and the low-memory dropout, always run this step.
 * ``"auto"``: droplab's fast step (:func:`droplab.backends.torch.fast.choose`): a hand-written
   backward with compiled kernels where this machine builds them. Same masks, same gradients up
-  to float rounding. It fuses plain SGD into its products; momentum and Adam
-  (``MLPConfig.optimizer``) run the book's step with torch.optim's optimiser.
+  to float rounding. It fuses plain SGD into its products; for momentum and Adam
+  (``MLPConfig.optimizer``) its products write the gradients and torch.optim's step updates
+  (:mod:`droplab.backends.torch.optimizer`).
 
 Randomness comes only from ``config.seed``: the init, each epoch's permutation
 (:func:`droplab.data.epoch_permutation`) and each epoch's mask generator

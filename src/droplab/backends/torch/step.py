@@ -6,8 +6,8 @@ or the concise ``nn.Sequential`` with ``nn.Dropout``), ``F.cross_entropy``, ``lo
 and ``torch.optim.SGD`` (weight decay on the weights only). In mixed precision the forward pass
 runs under ``torch.autocast`` (bfloat16 products; parameters, updates and the loss float32).
 ``MLPConfig.optimizer`` picks ``torch.optim.SGD`` (with ``momentum`` for "momentum") or
-``torch.optim.Adam`` (:mod:`droplab.optim`); the learner sets the epoch's rate with
-:meth:`PlainStep.set_lr`.
+``torch.optim.Adam`` (:mod:`droplab.backends.torch.optimizer`); the learner sets the epoch's rate
+with :meth:`PlainStep.set_lr`.
 
 droplab's faster step for ``kernels="auto"`` (hand-written backward, compiled kernels, mask
 streams, thread tuning) lives apart, in :mod:`droplab.backends.torch.fast`; both steps present
@@ -24,8 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from droplab import optim
-from droplab.backends.torch.model import weight_groups
+from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import MLPConfig
 
 # forward(X, training, generator, rates) -> logits: the model (scratch, concise or a noise's)
@@ -39,21 +38,6 @@ def autocast(device: torch.device, mixed: bool) -> contextlib.AbstractContextMan
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def torch_optimizer(params: dict[str, torch.Tensor], mlp: MLPConfig) -> torch.optim.Optimizer:
-    """``mlp.optimizer`` as torch.optim's own: SGD, SGD with heavy-ball momentum, or Adam
-    (beta1 = ``mlp.momentum``); coupled L2 weight decay on the weights only."""
-    groups = weight_groups(params, mlp.weight_decay)
-    if mlp.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=mlp.lr, betas=(mlp.momentum, optim.BETA2),
-                                eps=optim.EPS)
-    return torch.optim.SGD(groups, lr=mlp.lr,
-                           momentum=mlp.momentum if mlp.optimizer == "momentum" else 0.0)
-
-
-# droplab.optim's slot names -> torch.optim's state names
-SLOTS = {("momentum", "m"): "momentum_buffer", ("adam", "m"): "exp_avg", ("adam", "v"): "exp_avg_sq"}
-
-
 class PlainStep:
     """Minibatch SGD (or momentum, or Adam) through autograd for the parameters ``params`` that
     ``forward`` uses."""
@@ -65,44 +49,19 @@ class PlainStep:
         self.forward, self.batch_size, self.device, self.mixed = forward, batch_size, device, mixed
         for t in params.values():
             t.requires_grad_(True)
-        self.params, self.kind = params, mlp.optimizer
-        self.optimizer = torch_optimizer(params, mlp)
+        self.optimizer = Optimizer(params, mlp)
 
     def set_lr(self, lr: float) -> None:
         """The learning rate of the coming epoch (droplab.optim.lr_at)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.set_lr(lr)
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
-        """The optimiser's state under droplab.optim's keys, in PyTorch's layout (zeros and step
-        0 before the first step)."""
-        out: dict[str, torch.Tensor] = {}
-        step = 0
-        for name, p in self.params.items():
-            state = self.optimizer.state.get(p, {})
-            for slot in optim.slots(self.kind):
-                value = state.get(SLOTS[(self.kind, slot)])
-                out[f"opt.{name}.{slot}"] = (torch.zeros_like(p) if value is None
-                                             else value).detach()
-            if "step" in state:
-                step = int(state["step"])
-        if self.kind == "adam":
-            out["opt.step"] = torch.tensor(step, dtype=torch.int64)
-        return out
+        """The optimiser's state under droplab.optim's keys, in PyTorch's layout."""
+        return self.optimizer.state()
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
-        """Set the optimiser's state from droplab.optim's keys in PyTorch's layout (what
-        :meth:`optimizer_state` gives)."""
-        for name, p in self.params.items():
-            entry: dict[str, torch.Tensor] = {
-                SLOTS[(self.kind, slot)]: torch.tensor(
-                    np.ascontiguousarray(state[f"opt.{name}.{slot}"]), dtype=p.dtype,
-                    device=p.device)
-                for slot in optim.slots(self.kind)}
-            if self.kind == "adam":  # torch.optim.Adam counts steps in a float32 tensor
-                entry["step"] = torch.tensor(float(state["opt.step"]), dtype=torch.float32)
-            if entry:
-                self.optimizer.state[p] = entry
+        """Set the optimiser's state (droplab.optim's keys, PyTorch's layout)."""
+        self.optimizer.load(state)
 
     def epoch(self, X: torch.Tensor, y: torch.Tensor, order: torch.Tensor, gen: Any,
               rates: tuple[float, float], total: torch.Tensor) -> None:
@@ -115,7 +74,7 @@ class PlainStep:
                 loss = F.cross_entropy(self.forward(Xb, True, gen, rates), yb)  # forward, loss
             self.optimizer.zero_grad()
             loss.backward()  # backward
-            self.optimizer.step()  # SGD
+            self.optimizer.step()  # SGD, momentum or Adam
             total.add_(loss.detach(), alpha=len(yb))
 
     @torch.no_grad()

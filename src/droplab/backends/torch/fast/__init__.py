@@ -33,6 +33,7 @@ from droplab.backends.torch.fast.mask_stream import MaskStream
 from droplab.backends.torch.fast.mixed import FlatMixedMLP
 from droplab.backends.torch.fast.products import Dense, Gated, Products
 from droplab.backends.torch.fast.threads import ThreadTuner, using
+from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import TrainConfig
 
 __all__ = ["FastStep", "Model", "choose", "supports"]
@@ -58,8 +59,10 @@ class FastStep:
     by a :class:`ThreadTuner` (``threads`` "auto"), or fixed (an int), or torch's (None)."""
 
     def __init__(self, model: Model, products: str, config: TrainConfig,
-                 device: torch.device, threads: int | str | None) -> None:
+                 device: torch.device, threads: int | str | None,
+                 optimizer: Optimizer | None = None) -> None:
         self.model, self.products, self.config, self.device = model, products, config, device
+        self.optimizer = optimizer  # momentum's or Adam's (the model's); None: fused SGD
         mixed = config.precision == "mixed_bfloat16"
         # The manual products are bit-stable across thread counts; in bfloat16 that was checked
         # where the CPU has native bfloat16 kernels only, so elsewhere torch's count is kept.
@@ -71,13 +74,17 @@ class FastStep:
     def set_lr(self, lr: float) -> None:
         """The learning rate of the coming epoch (droplab.optim.lr_at)."""
         self.model.set_lr(lr)
+        if self.optimizer is not None:
+            self.optimizer.set_lr(lr)
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
-        """Plain SGD (the only optimiser this step runs, :func:`supports`) keeps no state."""
-        return {}
+        """The optimiser's state under droplab.optim's keys (fused SGD keeps none)."""
+        return {} if self.optimizer is None else self.optimizer.state()
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
-        """Plain SGD keeps no state: nothing to load."""
+        """Set the optimiser's state (droplab.optim's keys, PyTorch's layout)."""
+        if self.optimizer is not None:
+            self.optimizer.load(state)
 
     def _drop(self, gen: torch.Generator | None, n: int) -> Drop:
         if self.config.model != "scratch":
@@ -110,10 +117,10 @@ class FastStep:
 
 
 def supports(config: TrainConfig) -> bool:
-    """Whether the fast step runs ``config``'s optimiser: it fuses plain SGD into its gradient
-    products; momentum and Adam run the plain step (torch.optim's), which reports its own
-    products ("dense")."""
-    return config.mlp.optimizer == "sgd"
+    """Whether the fast step runs ``config``'s optimiser: plain SGD (fused into the products)
+    always; momentum and Adam (torch.optim's step after the hand-written gradients) in float32.
+    Elsewhere the learner runs the plain step, which reports its own products ("dense")."""
+    return config.mlp.optimizer == "sgd" or config.precision == "float32"
 
 
 def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.device, *,
@@ -146,7 +153,9 @@ def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.d
     _required(products, loaded is not None, "on the CPU", gated.why_not)
     chosen: Products = Dense() if loaded is None else Gated(
         loaded, (mlp.num_hiddens_1, mlp.num_hiddens_2), bs)
-    return FastStep(ManualMLP(params, mlp, bs, products=chosen), chosen.name, config, device, threads)
+    opt = None if mlp.optimizer == "sgd" else Optimizer(params, mlp)
+    return FastStep(ManualMLP(params, mlp, bs, products=chosen, optimizer=opt), chosen.name,
+                    config, device, threads, opt)
 
 
 def _required(products: str, ok: bool, where: str, why: str | None) -> None:

@@ -11,6 +11,9 @@ the optimiser's separate update pass cost a noticeable share around them on a sm
 * SGD: each weight is updated by the product that computes its gradient,
   ``W.addmm_(dZ.T, D_prev, beta=1 - lr * wd, alpha=-lr * c)`` (weight decay on weights only),
   after the gradient that flows to the layer below has been computed from the old ``W``.
+  Momentum and Adam (``optimizer``, :class:`~droplab.backends.torch.optimizer.Optimizer`): the
+  same products write each gradient into the parameter's ``.grad`` (``beta=0``), then
+  torch.optim's step updates them.
 * every product splits over output rows/columns only, so results are bit-identical whatever the
   thread count (which :mod:`~droplab.backends.torch.fast.threads` may change between epochs).
 * the four products that dropout makes sparse go through ``products``
@@ -35,6 +38,7 @@ from droplab.backends.torch.bits import draw
 from droplab.backends.torch.dropout import multiply
 from droplab.backends.torch.fast.products import Dense, Products
 from droplab.backends.torch.model import scale
+from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import MLPConfig
 
 relu_grad = torch.ops.aten.threshold_backward  # ReLU's own backward kernel
@@ -76,7 +80,8 @@ class ManualMLP:
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
-                 compute: torch.dtype | None = None, products: Products | None = None) -> None:
+                 compute: torch.dtype | None = None, products: Products | None = None,
+                 optimizer: Optimizer | None = None) -> None:
         self.W1, self.b1 = params["lin1.weight"], params["lin1.bias"]
         self.W2, self.b2 = params["lin2.weight"], params["lin2.bias"]
         self.W3, self.b3 = params["lin3.weight"], params["lin3.bias"]
@@ -86,6 +91,11 @@ class ManualMLP:
         self.products = products or Dense()
         dev = self.W1.device
         self._neg_ones = torch.full((batch_size, 1), -1.0, device=dev, dtype=self.W1.dtype)
+        # None: SGD fused into the products; else gradients into .grad, then its step (float32).
+        self.optimizer = optimizer
+        if optimizer is not None:
+            for p in (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3):
+                p.grad = torch.zeros_like(p)
 
     def set_lr(self, lr: float) -> None:
         """The learning rate of the coming steps (the learner's, once per epoch)."""
@@ -118,22 +128,37 @@ class ManualMLP:
 
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, drop: Drop, total: torch.Tensor) -> None:
-        """One SGD step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
+        """One step on the batch (X (B, in), y (B,)); adds the batch's summed loss to total."""
         weights = self._weights()
         _, _, W2, _, W3, _ = weights
         D1, f1, g1, D2, f2, g2, G3 = self.forward_loss(X, y, drop, total, weights)
-        c = self.lr / X.shape[0]  # mean over the batch, times the learning rate
+        opt = self.optimizer
+        # SGD: W <- decay * W - lr / B * (...); else .grad <- 1 / B * (...) (beta 0).
+        c, beta = (-self.lr / X.shape[0], self.decay) if opt is None else (1.0 / X.shape[0], 0.0)
+
+        def into(p: torch.Tensor) -> torch.Tensor:
+            return p if opt is None else p.grad  # type: ignore[return-value]
+
+        def bias(b: torch.Tensor, E: torch.Tensor, alpha: float) -> None:
+            s = E.sum(0, dtype=b.dtype)
+            if opt is None:
+                b.add_(s, alpha=alpha)
+            else:
+                torch.mul(s, alpha, out=b.grad)
+
         E2 = relu_grad(torch.mm(G3, W3), D2, 0.0)  # from the old W3
         # (D2.T @ G3).T, not G3.T @ D2: for this skinny product MKL splits the summed (batch)
         # dimension across threads, which would make results depend on the thread count.
         up = self.products.update
-        up(self.W3, D2.t(), G3, -c * f2, self.decay, transposed=True)
-        self.b3.add_(G3.sum(0, dtype=self.b3.dtype), alpha=-c)
+        up(into(self.W3), D2.t(), G3, c * f2, beta, transposed=True)
+        bias(self.b3, G3, c)
         E1 = relu_grad(self.products.back2(E2, W2), D1, 0.0)  # from the old W2
-        up(self.W2, E2.t(), D1, -c * g2 * f1, self.decay)
-        self.b2.add_(E2.sum(0, dtype=self.b2.dtype), alpha=-c * g2)
-        up(self.W1, E1.t(), X, -c * g2 * g1, self.decay)
-        self.b1.add_(E1.sum(0, dtype=self.b1.dtype), alpha=-c * g2 * g1)
+        up(into(self.W2), E2.t(), D1, c * g2 * f1, beta)
+        bias(self.b2, E2, c * g2)
+        up(into(self.W1), E1.t(), X, c * g2 * g1, beta)
+        bias(self.b1, E1, c * g2 * g1)
+        if opt is not None:
+            opt.step()
 
     @torch.no_grad()
     def logits(self, X: torch.Tensor) -> torch.Tensor:
