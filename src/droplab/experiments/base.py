@@ -86,3 +86,23 @@ VAL_SPLIT = 10_000
 def selection_params(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """:func:`run_params` with the held-out validation split (``val_split``) of :data:`VAL_SPLIT`."""
     return run_params(settings, **overrides, val_split=VAL_SPLIT)
+
+
+def generalization_run(params: dict[str, Any], seed: int) -> tuple[Any, dict[str, float]]:
+    """Train one configuration; return the trained run and its metrics: the final ones and the
+    generalization gap (the training split's loss with the noise off, val − train)."""
+    from droplab.experiments import training
+
+    trained = training.train(params, seed)
+    last = trained.final
+    return trained, {**training.final_metrics(trained),
+                     **training.generalization(trained.learner, trained.data, last["val_loss"],
+                                               last["val_acc"])}
+
+
+def gap_columns(off: str) -> list[tuple[str, str, int]]:
+    """The metric table's columns for :func:`generalization_run`'s metrics; ``off`` names what
+    the training loss is measured without ("noise", "dropout")."""
+    return [("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
+            ("train_eval_loss", f"train loss ({off} off)", 4),
+            ("gap_loss", "gap (val − train loss)", 4)]

@@ -23,8 +23,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, selection_params
+from droplab.experiments import compare, plots, stats
+from droplab.experiments.base import (
+    Preset,
+    Settings,
+    gap_columns,
+    generalization_run,
+    selection_params,
+)
 from droplab.experiments.table import Table
 
 NAME = "noise-injection"
@@ -52,11 +58,7 @@ def plan(settings: Settings) -> list[dict[str, Any]]:
 
 
 def execute(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    trained = training.train(params, seed)
-    last = trained.final
-    metrics = {**training.final_metrics(trained),
-               **training.generalization(trained.learner, trained.data, last["val_loss"],
-                                         last["val_acc"])}
+    trained, metrics = generalization_run(params, seed)
     return {"metrics": metrics, "history": trained.history}
 
 
@@ -77,10 +79,7 @@ def report(results: Table, history: Table, out: Path) -> str:
         (f"{m}, p = {p}", {"noise": m, "dropout_1": p}) for m in methods for p in rates]
     parts = ["## Results", "", compare.split_note(results), "",
              f"![validation accuracy by rate]({fig})", "",
-             compare.metric_table(results, configs, [
-                 ("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
-                 ("train_eval_loss", "train loss (noise off)", 4),
-                 ("gap_loss", "gap (val − train loss)", 4)])]
+             compare.metric_table(results, configs, gap_columns("noise"))]
     parts += _same_rate(noisy, methods, rates)
     parts += _best_rate(noisy, methods, rates)
     parts += _verdict(noisy, rates)

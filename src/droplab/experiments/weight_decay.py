@@ -17,8 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from droplab.experiments import compare, plots, stats, training
-from droplab.experiments.base import Preset, Settings, selection_params
+from droplab.experiments import compare, plots, stats
+from droplab.experiments.base import (
+    Preset,
+    Settings,
+    gap_columns,
+    generalization_run,
+    selection_params,
+)
 from droplab.experiments.table import Table
 
 NAME = "weight-decay"
@@ -47,11 +53,7 @@ def extra_seconds(params: dict[str, Any]) -> float:
 
 
 def execute(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    trained = training.train(params, seed)
-    last = trained.final
-    metrics = {**training.final_metrics(trained),
-               **training.generalization(trained.learner, trained.data, last["val_loss"],
-                                         last["val_acc"])}
+    trained, metrics = generalization_run(params, seed)
     return {"metrics": metrics, "history": trained.history}
 
 
@@ -70,10 +72,7 @@ def report(results: Table, history: Table, out: Path) -> str:
                for d in drops for w in decays if len(results.where(dropout_1=d, weight_decay=w))]
     parts = ["## Results", "", compare.split_note(results), "",
              f"![validation accuracy heatmap]({heat})", "",
-             compare.metric_table(results, configs, [
-                 ("val_acc", "val accuracy", 4), ("val_loss", "val loss", 4),
-                 ("train_eval_loss", "train loss (dropout off)", 4),
-                 ("gap_loss", "gap (val − train loss)", 4)])]
+             compare.metric_table(results, configs, gap_columns("dropout"))]
     parts += _interactions(results, drops, decays, out)
     parts += compare.selected_test(results, _selected(results, configs))
     return "\n".join(parts)

@@ -12,49 +12,38 @@ from typing import Any
 
 import numpy as np
 
-from droplab.bench.loops import script
-from droplab.bench.loops.mxnet_tutorial import net
+from droplab.bench.loops import models, script
 
 
-def run(data: Any, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1, seed: int = 0,
-        dropout: tuple[float, float] = (0.5, 0.5), device: str = "cpu",
-        precision: str = "float32") -> dict[str, Any]:
-    kind, index = script.device_parts(device)
-    script.check_precision(precision, ("float32",))
-    import mxnet as mx
-    from mxnet import autograd, gluon, npx
-
-    npx.set_np()
-    mx.random.seed(seed)
-    ctx = mx.cpu() if kind == "cpu" else mx.gpu(index)
-    model = net(gluon.nn, dropout)
-    model.initialize(ctx=ctx)
+def train(data: Any, s: script.Settings) -> dict[str, Any]:
+    m = models.gluon_mlp(s)
+    mx, ctx, model = m.mx, m.ctx, m.model
     model.hybridize(static_alloc=True, static_shape=True)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": lr})
     x_train = mx.np.array(data.train_x, ctx=ctx)
     y_train = mx.np.array(data.train_y, ctx=ctx, dtype="int32")
     x_val = mx.np.array(data.val_x, ctx=ctx)
     y_val = mx.np.array(data.val_y, ctx=ctx, dtype="int32")
     n = len(data.train_y)
-    rng = np.random.default_rng(seed)
-    epochs_ = script.Epochs()
-    for _ in range(epochs):
-        epochs_.start()
+    rng = np.random.default_rng(s.seed)
+    epochs = script.Epochs()
+    for _ in range(s.epochs):
+        epochs.start()
         perm = mx.np.array(rng.permutation(n), ctx=ctx, dtype="int32")
         total = mx.np.zeros((), ctx=ctx)
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+        for i in range(0, n, s.batch_size):
+            idx = perm[i:i + s.batch_size]
             X, y = x_train[idx], y_train[idx]
-            with autograd.record():
-                loss = loss_fn(model(X), y)
+            with m.autograd.record():
+                loss = m.loss_fn(model(X), y)
             loss.backward()
-            trainer.step(idx.shape[0])
+            m.trainer.step(idx.shape[0])
             total = total + loss.sum()
         acc = (model(x_val).argmax(axis=1).astype("int32") == y_val).mean()
-        epochs_.stop(float(total) / n, float(acc))
-    return epochs_.result()
+        epochs.stop(float(total) / n, float(acc))
+    return epochs.result()
 
+
+run = script.loop(train, ("float32",))
 
 if __name__ == "__main__":
     raise SystemExit(script.main(run))

@@ -14,9 +14,40 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One baseline run: the chapter's model and training (SGD lr 0.1, batch 256, dropout
+    0.5/0.5) for ``epochs`` epochs on ``device`` in ``precision``."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.1
+    seed: int = 0
+    dropout: tuple[float, float] = (0.5, 0.5)
+    device: str = "cpu"
+    precision: str = "float32"
+
+
+def loop(train: Callable[[Any, Settings], dict[str, Any]],
+         precisions: tuple[str, ...] = PRECISIONS) -> Callable[..., dict[str, Any]]:
+    """A baseline's ``run(data, *, epochs=10, batch_size=256, lr=0.1, seed=0, dropout=(0.5, 0.5),
+    device="cpu", precision="float32")`` from its ``train(data, settings)``: the device and the
+    precision (one of ``precisions``) are checked before anything is imported."""
+
+    def run(data: Any, **options: Any) -> dict[str, Any]:
+        settings = Settings(**options)
+        device_parts(settings.device)
+        check_precision(settings.precision, precisions)
+        return train(data, settings)
+
+    run.__doc__ = train.__doc__
+    return run
 
 
 class Epochs:

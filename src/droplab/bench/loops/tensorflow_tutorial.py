@@ -8,30 +8,19 @@ evaluated batch by batch after every epoch. Mixed precision: Keras's ``mixed_bfl
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from droplab.bench.loops import script
-from droplab.bench.loops.tensorflow_expert import model
+from droplab.bench.loops import models, script
 
 
-def run(data: Any, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1, seed: int = 0,
-        dropout: tuple[float, float] = (0.5, 0.5), device: str = "cpu",
-        precision: str = "float32") -> dict[str, Any]:
-    kind, index = script.device_parts(device)
-    script.check_precision(precision)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    keras = tf.keras
-    keras.utils.set_random_seed(seed)
-    with tf.device(f"/{kind.upper()}:{index}"):
-        net = model(keras, data.train_x.shape[1], dropout, precision)
-        optimizer = keras.optimizers.SGD(lr)
+def train(data: Any, s: script.Settings) -> dict[str, Any]:
+    with models.keras_mlp(s, data.train_x.shape[1]) as (tf, net):
+        keras = tf.keras
+        optimizer = keras.optimizers.SGD(s.lr)
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        train = tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
-        train = train.shuffle(len(data.train_y), seed=seed).batch(batch_size)
-        val = tf.data.Dataset.from_tensor_slices((data.val_x, data.val_y)).batch(batch_size)
+        train_ds = tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
+        train_ds = train_ds.shuffle(len(data.train_y), seed=s.seed).batch(s.batch_size)
+        val_ds = tf.data.Dataset.from_tensor_slices((data.val_x, data.val_y)).batch(s.batch_size)
         mean_loss = keras.metrics.Mean()
         accuracy = keras.metrics.SparseCategoricalAccuracy()
 
@@ -47,18 +36,20 @@ def run(data: Any, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.1, 
         def eval_step(x: Any, y: Any) -> None:
             accuracy.update_state(y, net(x, training=False))
 
-        epochs_ = script.Epochs()
-        for _ in range(epochs):
-            epochs_.start()
+        epochs = script.Epochs()
+        for _ in range(s.epochs):
+            epochs.start()
             mean_loss.reset_state()
             accuracy.reset_state()
-            for x, y in train:
+            for x, y in train_ds:
                 train_step(x, y)
-            for x, y in val:
+            for x, y in val_ds:
                 eval_step(x, y)
-            epochs_.stop(float(mean_loss.result()), float(accuracy.result()))
-    return epochs_.result()
+            epochs.stop(float(mean_loss.result()), float(accuracy.result()))
+    return epochs.result()
 
+
+run = script.loop(train)
 
 if __name__ == "__main__":
     raise SystemExit(script.main(run))
