@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=common.FRAMEWORKS, default="torch")
     p.add_argument("--samples", type=int, default=None, help="trials to sample (default 24)")
     p.add_argument("--max-epochs", type=int, default=None, help="most epochs a trial trains (20)")
+    p.add_argument("--search", choices=("random", "tpe"), default="random",
+                   help="random sampling (default) or tpe (Optuna's TPE, drawing near good trials)")
     p.add_argument("--cpus", type=int, default=2, help="local Ray CPUs = parallel trials (2)")
     p.add_argument("--address", default=None, help="a Ray cluster's address (default: local)")
     p.add_argument("--seeds", type=int, default=3, help="seeds to re-train the best with (3)")
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     given = {k: v for k, v in (("samples", args.samples), ("max_epochs", args.max_epochs))
              if v is not None}
     shared = {"backend": args.backend, "cpus": args.cpus, "address": args.address,
-              "resume": args.resume, "seeds": args.seeds, **given}
+              "resume": args.resume, "seeds": args.seeds, "search": args.search, **given}
     args.out.mkdir(parents=True, exist_ok=True)
     options = (TuneOptions.quick_preset(args.out, **shared) if args.quick
                else TuneOptions(out=args.out, **shared))

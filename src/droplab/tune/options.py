@@ -1,4 +1,4 @@
-"""What a search is asked to do: its size, data, backend, cluster and folder."""
+"""What a search is asked to do: its size, how it samples, data, backend, cluster and folder."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 
 from droplab import _checks
 from droplab.experiments.base import VAL_SPLIT
+
+# How configurations are drawn: "random" (Ray Tune's random sampling of the space) or "tpe"
+# (Optuna's tree-structured Parzen estimator, which draws where earlier trials scored well).
+SEARCHES = ("random", "tpe")
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,10 @@ class TuneOptions:
     n_train: int | None = None
     n_val: int | None = None
     val_split: int = VAL_SPLIT
+    search: str = "random"
 
     def __post_init__(self) -> None:
+        _checks.one_of(self.search, "search", SEARCHES)
         _checks.positive_int(self.samples, "samples")
         _checks.positive_int(self.max_epochs, "max_epochs")
         _checks.positive_int(self.cpus, "cpus")

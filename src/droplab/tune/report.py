@@ -10,6 +10,8 @@ from typing import Any
 from droplab.experiments import stats
 from droplab.tune.options import TuneOptions
 from droplab.tune.search import PARAMS
+
+SAMPLING = {"random": "random sampling", "tpe": "Optuna's TPE sampler"}
 from droplab.tune.trial import config_of, fit_run
 
 COLUMNS = ("trial", *PARAMS, "epochs_run", "val_acc", "val_loss", "status")
@@ -65,8 +67,8 @@ def write_report(rows: list[dict[str, Any]], options: TuneOptions, command: str)
     lines = [
         "# droplab tune: the chapter's MLP", "",
         f"Command: `{command}`", "",
-        (f"Search: {len(rows)} trials on Ray Tune (ASHA on per-epoch validation accuracy, "
-         f"max {options.max_epochs} epochs), backend `{options.backend}`, "
+        (f"Search: {len(rows)} trials on Ray Tune ({SAMPLING[options.search]}, ASHA on per-epoch "
+         f"validation accuracy, max {options.max_epochs} epochs), backend `{options.backend}`, "
          f"training examples: {options.n_train or 'all'}."), "",
         ("**Splits.** Trials are judged on the validation split: "
          f"{options.val_split} training images held out (stratified, fixed; `droplab.data.split`). "

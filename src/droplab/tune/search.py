@@ -6,12 +6,13 @@ with no dashboard and usage statistics off, and at most ``cpus`` CPUs (one per t
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
 
 from droplab.tune.options import TuneOptions
-from droplab.tune.space import search_space
+from droplab.tune.space import define_by_run, point, search_space
 from droplab.tune.trial import run_trial
 
 PARAMS = ("dropout_1", "dropout_2", "noise", "optimizer", "lr", "schedule", "weight_decay",
@@ -52,18 +53,26 @@ def run_search(options: TuneOptions) -> list[dict[str, Any]]:
     else:
         scheduler = ASHAScheduler(time_attr="epoch", max_t=options.max_epochs, grace_period=1,
                                   reduction_factor=2)
+        space, algorithm = search_space(options.max_epochs), None
+        if options.search == "tpe":
+            from ray.tune.search.optuna import OptunaSearch
+
+            # a partial of a module-level function: Ray pickles the searcher with the experiment
+            define = functools.partial(define_by_run, max_epochs=options.max_epochs)
+            space, algorithm = {}, OptunaSearch(space=define, metric="val_acc", mode="max",
+                                                seed=0)
         tuner = tune.Tuner(
-            trainable, param_space=search_space(options.max_epochs),
+            trainable, param_space=space,
             tune_config=tune.TuneConfig(metric="val_acc", mode="max", scheduler=scheduler,
-                                        num_samples=options.samples,
+                                        search_alg=algorithm, num_samples=options.samples,
                                         max_concurrent_trials=options.cpus, reuse_actors=True),
             run_config=tune.RunConfig(name=NAME, storage_path=str(path.parent), verbose=1))
     grid = tuner.fit()
     rows = []
     for result in grid:
-        metrics = result.metrics or {}
+        metrics, config = result.metrics or {}, point(result.config or {})
         rows.append({"trial": os.path.basename(result.path),
-                     **{k: result.config.get(k) for k in PARAMS},
+                     **{k: config.get(k) for k in PARAMS},
                      "epochs_run": metrics.get("epoch", 0),
                      "val_acc": metrics.get("val_acc"), "val_loss": metrics.get("val_loss"),
                      "status": "error" if result.error else "done"})

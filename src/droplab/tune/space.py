@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from droplab.noise import ACTIVATION_NOISES
@@ -35,3 +36,27 @@ def search_space(max_epochs: int) -> dict[str, Any]:
         "weight_decay": tune.choice(list(DECAYS)),
         "epochs": tune.choice(epochs),
     }
+
+
+def define_by_run(trial: Any, max_epochs: int) -> None:
+    """The same space for Optuna's define-by-run API (``--search tpe``): the optimizer is drawn
+    before its learning rate, as in :func:`search_space`."""
+    epochs = [e for e in EPOCH_CHOICES if e <= max_epochs] or [max_epochs]
+    trial.suggest_float("dropout_1", 0.0, 0.8)
+    trial.suggest_float("dropout_2", 0.0, 0.8)
+    trial.suggest_categorical("noise", list(ACTIVATION_NOISES))
+    optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
+    trial.suggest_float(f"lr_{optimizer}", *LR_RANGES[optimizer], log=True)
+    trial.suggest_categorical("schedule", list(SCHEDULES))
+    trial.suggest_categorical("weight_decay", list(DECAYS))
+    trial.suggest_categorical("epochs", epochs)
+
+
+def point(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A sampled configuration in :func:`search_space`'s keys: Optuna's per-optimizer learning
+    rate ``lr_<optimizer>`` becomes ``lr``."""
+    out = {k: v for k, v in config.items() if not k.startswith("lr_")}
+    for k, v in config.items():
+        if k.startswith("lr_") and k[3:] == config.get("optimizer"):
+            out["lr"] = v
+    return out

@@ -21,6 +21,7 @@ from typing import Any
 from droplab import _mxnet_env, backends
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
+from droplab.tune import space
 
 NO_MXNET_ENV = ("the mxnet backend trains in the MXNet environment, and none was found: run "
                 "`make .venv-mxnet` or set DROPLAB_MXNET_PYTHON to a Python with mxnet==1.9.1 "
@@ -36,6 +37,7 @@ def config_of(params: Mapping[str, Any], *, backend: str, seed: int, val_split: 
     Every key of ``params`` naming an :class:`MLPConfig` field sets it (rates, noise, lr, weight
     decay, and the optimizer and schedule where the search space samples them).
     """
+    params = space.point(params)
     mlp = MLPConfig(**{k: cast(params[k]) for k, cast in MLP_FIELDS.items() if k in params})
     return TrainConfig(backend=backend, epochs=int(params["epochs"]), seed=seed, mlp=mlp,
                        val_split=val_split)
