@@ -44,8 +44,7 @@ if SEED is not None:
     # seed must be set before the book's first model is built: at import.
     tf.keras.utils.set_random_seed(SEED)
 
-# d2l's helpers whose TensorFlow form differs from the shared alias table (droplab.compat.aliases):
-# ``size`` stays a tensor, ``numpy`` (from d2l_module) also takes NumPy arrays.
+# d2l's ``size`` stays a tensor here (the shared alias table's returns an int).
 size = tf.size
 
 

@@ -43,7 +43,7 @@ SPECS: dict[str, tuple[str, dict[str, str]]] = {
         "reduce_sum": "tensorflow.reduce_sum", "reduce_mean": "tensorflow.reduce_mean",
         "argmax": "tensorflow.argmax", "arange": "tensorflow.range", "astype": "tensorflow.cast",
         "transpose": "tensorflow.transpose", "expand_dims": "tensorflow.expand_dims",
-        "repeat": "tensorflow.repeat", "numpy": ".numpy", "size": "=tf_size"}),
+        "repeat": "tensorflow.repeat", "numpy": "=tf_numpy", "size": "=tf_size"}),
     "jax": ("jax.numpy", _METHODS | {
         "log": "jax.numpy.log", "tensor": "jax.numpy.array", "concat": "jax.numpy.concatenate",
         "expand_dims": "jax.numpy.expand_dims", "sigmoid": "jax.nn.sigmoid",
@@ -76,6 +76,9 @@ def _jax_key() -> Any:
 _SPECIAL: dict[str, Callable[..., Any]] = {
     "torch_numpy": lambda x, *args, **kwargs: x.detach().numpy(*args, **kwargs),
     "tf_size": lambda x: int(importlib.import_module("tensorflow").size(x).numpy()),
+    # A tensor's ``.numpy()``; NumPy arrays and lists (which have none) through ``np.asarray``.
+    "tf_numpy": lambda x, *args, **kwargs: x.numpy(*args, **kwargs) if hasattr(x, "numpy")
+    else importlib.import_module("numpy").asarray(x, *args, **kwargs),
     "jax_size": lambda x: int(x.size),
     "get_seed": get_seed,
     # JAX draws need a key; d2l's shared cells call these without one, so a fresh one is drawn.

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from droplab import _checks
 from droplab import data as droplab_data
 from droplab.compat import env
 from droplab.compat.hyperparameters import HyperParameters
@@ -61,9 +62,11 @@ class Loader:
 class DataModule(HyperParameters):
     """d2l's base class of data: ``get_dataloader(train)`` and the two loaders built on it.
 
-    A framework's module supplies :meth:`loader` (its ``Loader`` over resident tensors)."""
+    A framework's module supplies its ``Loader`` over resident tensors (``loader_class``, or a
+    :meth:`loader` of its own)."""
 
     batch_size: int  # set by subclasses' save_hyperparameters, as in d2l
+    loader_class: Any  # the framework's Loader, for the default loader()
 
     def __init__(self, root: str = "../data", num_workers: int = 4) -> None:
         self.save_hyperparameters()
@@ -83,7 +86,10 @@ class DataModule(HyperParameters):
         return self.loader(tuple(t[indices] for t in tensors), train)
 
     def loader(self, tensors: Sequence[Any], train: bool) -> Loader:
-        raise NotImplementedError
+        """A framework's loader over resident ``tensors``, shuffled when ``train``: by default
+        ``loader_class(tensors, batch_size, shuffle=train, seed=...)``."""
+        return self.loader_class(tensors, self.batch_size, shuffle=train,
+                                 seed=self.shuffle_seed())
 
     def shuffle_seed(self) -> int:
         """One seed per data module: ``DROPLAB_SEED`` when set, otherwise fresh, as in the book."""
@@ -102,6 +108,38 @@ class DataModule(HyperParameters):
         from droplab.compat import plotting
 
         return plotting.visualize(self, tuple(batch), nrows, ncols, labels)
+
+
+class FashionMNIST(DataModule):
+    """d2l's ``FashionMNIST``: ``train`` and ``val`` (the test split) loaded once from
+    :mod:`droplab.data` as a framework's resident tensors (:meth:`tensors`), batched by its
+    :meth:`~DataModule.loader`. ``resize`` other than (28, 28) resizes the images bilinearly."""
+
+    def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.train = self.tensors("train")
+        self.val = self.tensors("test")
+
+    def tensors(self, split: str) -> Any:
+        """(images, labels) of ``split`` as the framework's tensors, laid out as d2l's are."""
+        raise NotImplementedError
+
+    def get_dataloader(self, train: bool) -> Any:
+        return self.loader(self.train if train else self.val, train)
+
+
+def whole(loader: Any, concatenate: Callable[[list[Any]], Any]) -> tuple[Any, Any]:
+    """(inputs, labels) of a loader as two whole arrays: ``loader.arrays()`` for droplab's
+    loaders, else one pass over its (X, y) batches, joined with the framework's ``concatenate``
+    (any loader of d2l's), for trainers that gather their batches on the device."""
+    if hasattr(loader, "arrays"):
+        X, Y = loader.arrays()
+        return X, Y
+    batches = [tuple(batch) for batch in loader]
+    if not batches or len(batches[0]) != 2:
+        raise ValueError(_checks.invalid("loader", "batches of (X, y)", type(loader).__name__))
+    return concatenate([b[0] for b in batches]), concatenate([b[1] for b in batches])
 
 
 def permutation(seed: int, epoch: int, n: int) -> Any:

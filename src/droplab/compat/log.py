@@ -26,6 +26,16 @@ def plain_floats(values: list[Any]) -> list[float]:
     return [float(v) for v in values]
 
 
+def device_floats(values: list[Any], device_type: type,
+                  read: Callable[[list[Any]], list[float]]) -> list[float]:
+    """``values`` as floats: the ``device_type`` ones (a framework's device scalars) in one
+    transfer, ``read(those)``, so that the host waits for the device once; the others (floats)
+    as they are."""
+    device = [v for v in values if isinstance(v, device_type)]
+    host = iter(read(device) if device else [])
+    return [next(host) if isinstance(v, device_type) else float(v) for v in values]
+
+
 class EpochLog:
     """One trainer's per-epoch bookkeeping; ``history`` holds one dict per epoch."""
 

@@ -30,25 +30,15 @@ class ArrayLoader(core.Loader):
 class DataModule(core.DataModule):
     """d2l's base class of data, batching resident JAX arrays."""
 
-    def loader(self, tensors: Sequence[Any], train: bool) -> ArrayLoader:
-        return ArrayLoader(tensors, self.batch_size, shuffle=train, seed=self.shuffle_seed())
+    loader_class = ArrayLoader
 
 
-class FashionMNIST(DataModule):
+class FashionMNIST(core.FashionMNIST, DataModule):
     """Fashion-MNIST from :mod:`droplab.data`, batched as d2l's JAX ``FashionMNIST``."""
 
-    def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.train = self._arrays("train")
-        self.val = self._arrays("test")
-
-    def _arrays(self, split: str) -> tuple[jax.Array, jax.Array]:
+    def tensors(self, split: str) -> tuple[jax.Array, jax.Array]:
         images, labels = droplab_data.load(split)  # (N, 28, 28) uint8, (N,) int64
         X = jnp.asarray(images[..., None], jnp.float32) / 255.0  # (N, 28, 28, 1), as d2l's
         if tuple(self.resize) != tuple(X.shape[1:3]):
             X = jax.image.resize(X, (X.shape[0], *self.resize, 1), method="bilinear")
         return X, jnp.asarray(labels, jnp.int32)
-
-    def get_dataloader(self, train: bool) -> ArrayLoader:
-        return self.loader(self.train if train else self.val, train)

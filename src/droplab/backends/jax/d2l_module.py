@@ -18,14 +18,13 @@ from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import optax
 from flax import linen as nn
 from flax import struct
 from flax.training import train_state
 
 from droplab.backends.jax.book_key import module_rngs
-from droplab.compat import HyperParameters, ProgressBoard, log
+from droplab.compat import HyperParameters, ProgressBoard, log, module
 
 
 class TrainState(train_state.TrainState):
@@ -109,6 +108,9 @@ def _variables(params: Any, state: TrainState) -> dict[str, Any]:
     return variables
 
 
+OPS = module.ops("jax", optax.softmax_cross_entropy_with_integer_labels)
+
+
 @partial(jax.jit, static_argnums=(0, 5))
 def _loss(self: Classifier, params: Any, X: tuple[Any, ...], Y: Any, state: TrainState,
           averaged: bool = True) -> tuple[jax.Array, dict[str, Any]]:
@@ -117,9 +119,7 @@ def _loss(self: Classifier, params: Any, X: tuple[Any, ...], Y: Any, state: Trai
     out = state.apply_fn(_variables(params, state), *X, mutable=mutable,
                          rngs={"dropout": state.dropout_rng})
     Y_hat, updates = out if mutable else (out, {})
-    Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-    losses = optax.softmax_cross_entropy_with_integer_labels(Y_hat, Y.reshape((-1,)))
-    return (losses.mean(), updates) if averaged else (losses, updates)
+    return module.cross_entropy(OPS, Y_hat, Y, averaged), updates
 
 
 @partial(jax.jit, static_argnums=(0, 5))
@@ -127,10 +127,7 @@ def _accuracy(self: Classifier, params: Any, X: tuple[Any, ...], Y: Any, state: 
               averaged: bool = True) -> jax.Array:
     """Fraction of correct predictions (0/1 per example unless ``averaged``)."""
     Y_hat = state.apply_fn(_variables(params, state), *X, rngs={"dropout": state.dropout_rng})
-    Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-    preds = jnp.argmax(Y_hat, axis=1).astype(Y.dtype)
-    compare = (preds == Y.reshape(-1)).astype(jnp.float32)
-    return compare.mean() if averaged else compare
+    return module.accuracy(OPS, Y_hat, Y, averaged)
 
 
 # Set after the class body, as the book's `@d2l.add_to_class(d2l.Classifier)` sets its own `loss`:

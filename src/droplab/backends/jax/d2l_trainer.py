@@ -20,11 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from droplab import _checks
-from droplab import data as droplab_data
 from droplab.backends.jax.d2l_module import Module, TrainState
 from droplab.backends.jax.keys import seed_key
 from droplab.backends.jax.model import QUICK_COMPILE
+from droplab.compat import data as core_data
 from droplab.compat import env as d2l_env
 from droplab.compat import trainer
 
@@ -44,8 +43,9 @@ class Trainer(trainer.Trainer):
     def prepare_data(self, data: Any) -> None:
         super().prepare_data(data)
         # The whole data, resident: the trainer gathers its batches on the device.
-        self._train = resident(self.train_dataloader)
-        self._val = resident(self.val_dataloader) if self.val_dataloader is not None else None
+        self._train = core_data.whole(self.train_dataloader, jnp.concatenate)
+        self._val = (core_data.whole(self.val_dataloader, jnp.concatenate)
+                     if self.val_dataloader is not None else None)
         self._batch_size = int(getattr(self.train_dataloader, "batch_size", 0)
                                or self._train[0].shape[0] // max(self.num_train_batches, 1))
 
@@ -106,7 +106,7 @@ class Trainer(trainer.Trainer):
         """One pass over the training data (one compiled call), then one over the validation data."""
         X, Y = self._train
         n, batch = int(X.shape[0]), self._batch_size
-        perm = droplab_data.epoch_permutation(self.seed, self.epoch, n).astype(np.int32)
+        perm = core_data.permutation(self.seed, self.epoch, n)
         full, rest = divmod(n, batch)
         losses = []
         if full:
@@ -119,10 +119,7 @@ class Trainer(trainer.Trainer):
         # The host waits for the device here, once per epoch.
         values = np.concatenate([np.atleast_1d(np.asarray(v, np.float64)) for v in losses])
         sizes = np.array([batch] * full + [rest] * bool(rest))
-        for value, size in zip(values, sizes):  # as d2l's training_step plots them
-            self.log.batch_size = int(size)
-            self.model.plot("loss", value, train=True)
-            self.train_batch_idx += 1
+        self.replay("loss", values, sizes, train=True)  # as d2l's training_step plots them
         val: dict[str, float] = {}
         if self._val is not None:
             val_loss, val_acc = self._evaluate_fn(self.state, *self._val)
@@ -132,20 +129,6 @@ class Trainer(trainer.Trainer):
                 if not np.isnan(value):
                     self.log.queue(self.model.board, self.epoch + 1, value, key, 1)
         self.log.end(self, float(values @ sizes / n), **val)
-
-
-def resident(loader: Any) -> tuple[jax.Array, jax.Array]:
-    """(inputs, labels) of a loader as two whole arrays: ``loader.arrays()`` for droplab's
-    loaders, else one pass over its (X, y) batches, concatenated (any loader of d2l's)."""
-    if hasattr(loader, "arrays"):
-        X, Y = loader.arrays()
-        return X, Y
-    batches = [tuple(batch) for batch in loader]
-    if not batches or len(batches[0]) != 2:
-        raise ValueError(_checks.invalid("loader", "batches of (X, y)",
-                                         type(loader).__name__))
-    return (jnp.concatenate([jnp.asarray(b[0]) for b in batches]),
-            jnp.concatenate([jnp.asarray(b[1]) for b in batches]))
 
 
 def _clip(grads: Any, max_norm: float) -> Any:

@@ -33,30 +33,20 @@ class ArrayLoader(core.Loader):
 
 
 class DataModule(core.DataModule):
-    """d2l's base class of data, batching resident MXNet arrays."""
+    """d2l's base class of data, batching resident MXNet arrays; its shuffled loaders draw the
+    epochs' permutations in turn, so a second ``fit`` on the same data sees new orders."""
 
     def loader(self, tensors: Sequence[Any], train: bool) -> ArrayLoader:
-        epochs = itertools.count()
+        epochs = self.__dict__.setdefault("_epochs", itertools.count())
         return ArrayLoader(tensors, self.batch_size, shuffle=train, seed=self.shuffle_seed(),
                            next_epoch=lambda: next(epochs))
 
 
-class FashionMNIST(DataModule):
+class FashionMNIST(core.FashionMNIST, DataModule):
     """Fashion-MNIST as d2l serves it to MXNet: X (batch, 1, H, W) float32 in [0, 1], y int32.
+    Shuffling is seeded by ``DROPLAB_SEED`` (fresh entropy when unset)."""
 
-    ``resize`` other than (28, 28) resizes bilinearly once, at load time. Shuffling is seeded by
-    ``DROPLAB_SEED`` (fresh entropy when unset), one permutation per epoch.
-    """
-
-    def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.seed = self.shuffle_seed()
-        self._epochs = itertools.count()
-        self.train = self._load("train")
-        self.val = self._load("test")
-
-    def _load(self, split: str) -> tuple[Any, Any]:
+    def tensors(self, split: str) -> tuple[Any, Any]:
         images, labels = dl_data.load(split)
         X = mnp.array(images[:, None].astype(np.float32) * np.float32(1 / 255))
         if tuple(self.resize) != tuple(images.shape[1:]):
@@ -64,7 +54,3 @@ class FashionMNIST(DataModule):
             X = mx.nd.contrib.BilinearResize2D(X.as_nd_ndarray(), height=height,
                                                width=width).as_np_ndarray()
         return X, mnp.array(labels, dtype="int32")
-
-    def get_dataloader(self, train: bool) -> ArrayLoader:
-        return ArrayLoader(self.train if train else self.val, self.batch_size, shuffle=train,
-                           seed=self.seed, next_epoch=lambda: next(self._epochs))

@@ -4,8 +4,9 @@ Dropout's mode is MXNet's: ``autograd.record()`` (which the trainer wraps around
 training mode, so the book's scratch ``forward`` sees ``autograd.is_training()`` and Gluon's
 ``nn.Dropout`` drops; validation runs outside it, in predict mode.
 
-``plot`` keeps the values on the device until the trainer ends the epoch
-(:class:`droplab.compat.log.EpochLog`), so a training step never waits for the last one.
+The constructor, steps, ``accuracy`` and ``loss`` are d2l's, written once in
+:mod:`droplab.compat.module`. ``plot`` keeps the values on the device until the trainer ends the
+epoch (:class:`droplab.compat.log.EpochLog`), so a training step never waits for the last one.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from droplab.backends.mxnet._framework import gluon, mnp, mx
-from droplab.compat import HyperParameters, ProgressBoard
-from droplab.compat.module import ClassifierSteps, ModuleSteps
+from droplab.compat import HyperParameters
+from droplab.compat.module import ClassifierSteps, ModuleSteps, ops
 
 nn = gluon.nn
 
@@ -32,27 +33,8 @@ def _device_value(value: Any) -> Any:
     return float(np.mean(value))
 
 
-def to_host(values: list[Any]) -> list[float]:
-    """Device scalars (and floats) as floats, with one sync for all of them."""
-    arrays = [v for v in values if not isinstance(v, float)]
-    host = iter(mnp.stack(arrays).asnumpy().tolist() if arrays else [])
-    return [v if isinstance(v, float) else next(host) for v in values]
-
-
-class Module(nn.Block, ModuleSteps, HyperParameters):
+class Module(ModuleSteps, nn.Block, HyperParameters):
     """The base class of the book's models (d2l's ``Module``), a Gluon ``Block``."""
-
-    def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.board = ProgressBoard()
-
-    def loss(self, y_hat: Any, y: Any) -> Any:
-        raise NotImplementedError
-
-    def forward(self, X: Any) -> Any:
-        assert hasattr(self, "net"), "Neural network is defined"
-        return self.net(X)
 
     def plot_value(self, value: Any) -> Any:
         return _device_value(value)
@@ -85,20 +67,7 @@ class Module(nn.Block, ModuleSteps, HyperParameters):
 class Classifier(ClassifierSteps, Module):
     """d2l's ``Classifier``: cross-entropy loss, accuracy, and both plotted in validation."""
 
-    def accuracy(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
-        """The fraction (or, unaveraged, the indicator) of correct predictions."""
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        preds = Y_hat.argmax(axis=1).astype(Y.dtype)
-        compare = (preds == Y.reshape(-1)).astype("float32")
-        return compare.mean() if averaged else compare
-
-    def loss(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
-        """Softmax cross-entropy, averaged over the batch unless ``averaged=False``."""
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        Y = Y.reshape((-1,))
-        fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        loss = fn(Y_hat, Y)
-        return loss.mean() if averaged else loss
+    ops = ops("mxnet", gluon.loss.SoftmaxCrossEntropyLoss())
 
 
 class SGD(HyperParameters):

@@ -1,14 +1,12 @@
 """d2l's ``Trainer`` for MXNet: ``autograd.record()`` training steps and ``trainer.step(1)`` on the
 batch-mean loss, as the book's library does, with the host reading losses once per epoch. The
-epochs, history, report and board are :class:`droplab.compat.trainer.Trainer`'s."""
+loop, epochs, history, report and board are :class:`droplab.compat.trainer.Trainer`'s."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from droplab.backends.mxnet._framework import autograd, mx
-from droplab.backends.mxnet.d2l_module import to_host
+from droplab.backends.mxnet._framework import autograd, mnp, mx
 from droplab.compat import log, trainer
 
 
@@ -23,7 +21,9 @@ class Trainer(trainer.Trainer):
 
     @staticmethod
     def to_floats(values: list[Any]) -> list[float]:
-        return to_host(values)
+        """Device scalars (and floats) as floats, with one sync for all of them."""
+        return log.device_floats(values, mx.nd.NDArray,
+                                 lambda arrays: mnp.stack(arrays).asnumpy().tolist())
 
     def prepare_model(self, model: Any) -> None:
         super().prepare_model(model)
@@ -38,35 +38,15 @@ class Trainer(trainer.Trainer):
     def begin_fit(self, model: Any) -> None:
         self.histories.append(self.history)
 
-    def fit_epoch(self) -> None:
-        losses: list[Any] = []
-        sizes: list[int] = []
-        desc = f"epoch {self.epoch + 1}/{self.max_epochs}"
-        for batch in log.bar(self.train_dataloader, self.num_train_batches, desc):
-            batch = self.prepare_batch(batch)
-            self.log.batch_size = int(batch[-1].shape[0])
-            with autograd.record():
-                loss = self.model.training_step(batch)
-            loss.backward()
-            if self.gradient_clip_val > 0:
-                self.clip_gradients(self.gradient_clip_val, self.model)
-            self.optim.step(1)
-            # Kept on the device: reading it here would make every step wait for the last one.
-            losses.append(loss.detach() if loss.ndim == 0 else loss.detach().mean())
-            sizes.append(self.log.batch_size)
-            self.train_batch_idx += 1
-        if self.val_dataloader is not None:
-            for batch in self.val_dataloader:
-                batch = self.prepare_batch(batch)
-                self.log.batch_size = int(batch[-1].shape[0])
-                self.model.validation_step(batch)
-                self.val_batch_idx += 1
-        self.log.end(self, log.weighted_mean(to_host(losses), sizes))
+    def train_step(self, batch: Any) -> Any:
+        with autograd.record():
+            loss = self.model.training_step(batch)
+        loss.backward()
+        if self.gradient_clip_val > 0:
+            self.clip_gradients(self.gradient_clip_val, self.model)
+        self.optim.step(1)
+        # Kept on the device: reading it here would make every step wait for the last one.
+        return loss.detach() if loss.ndim == 0 else loss.detach().mean()
 
-    def clip_gradients(self, grad_clip_val: float, model: Any) -> None:
-        """Scale all gradients so that their global L2 norm is at most ``grad_clip_val``."""
-        grads = [p.grad() for p in model.collect_params().values() if p.grad_req != "null"]
-        norm = math.sqrt(float(sum((g ** 2).sum() for g in grads)))
-        if norm > grad_clip_val:
-            for g in grads:
-                g *= grad_clip_val / norm
+    def gradients(self, model: Any) -> list[Any]:
+        return [p.grad() for p in model.collect_params().values() if p.grad_req != "null"]

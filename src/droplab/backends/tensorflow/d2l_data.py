@@ -19,8 +19,7 @@ Batch = tuple[tf.Tensor, ...]
 
 
 class TensorLoader(core.Loader):
-    """Batches of resident tensors, reshuffled on every pass when ``shuffle``; the compiled
-    training step gathers them itself from :meth:`index_batches`."""
+    """Batches of resident tensors, reshuffled on every pass when ``shuffle``."""
 
     def __init__(self, tensors: Sequence[Any], batch_size: int, shuffle: bool, seed: int,
                  transform: Callable[[Batch], Batch] | None = None) -> None:
@@ -28,36 +27,23 @@ class TensorLoader(core.Loader):
                          order=lambda n, k: tf.constant(core.permutation(seed, k, n)),
                          take=lambda t, idx: tf.gather(t, idx), transform=transform)
 
-    def index_batches(self) -> list[Any]:
-        """Every batch as a tensor of example indices (slices become ranges)."""
-        return [tf.range(i.start, min(i.stop, self.n)) if isinstance(i, slice) else i
-                for i in super().index_batches()]
-
 
 class DataModule(core.DataModule):
     """d2l's base class of data, batching resident TensorFlow tensors."""
 
-    def loader(self, tensors: Sequence[Any], train: bool) -> TensorLoader:
-        return TensorLoader(tensors, self.batch_size, shuffle=train, seed=self.shuffle_seed())
+    loader_class = TensorLoader
 
 
-class FashionMNIST(DataModule):
+class FashionMNIST(core.FashionMNIST, DataModule):
     """Fashion-MNIST from :mod:`droplab.data`, batched as d2l's TensorFlow ``FashionMNIST``."""
 
-    def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.train = self._tensors("train")
-        self.val = self._tensors("test")
-
-    @staticmethod
-    def _tensors(split: str) -> tuple[tf.Tensor, tf.Tensor]:
+    def tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
         images, labels = droplab_data.load(split)  # (N, 28, 28) uint8, (N,) int64
         X = tf.constant(images[..., None], tf.float32) / 255.0  # (N, 28, 28, 1)
         return X, tf.constant(labels, tf.int32)
 
     def get_dataloader(self, train: bool) -> TensorLoader:
-        loader = self.loader(self.train if train else self.val, train)
+        loader = super().get_dataloader(train)
         if tuple(self.resize) != (28, 28):
             # Resized per batch, as d2l does: a resident 224x224 copy would not fit in memory.
             size = tuple(self.resize)

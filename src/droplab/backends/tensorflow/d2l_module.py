@@ -1,5 +1,6 @@
 """d2l's ``Module`` and ``Classifier`` for Keras 3 (re-exported by :mod:`droplab.tensorflow`).
 
+The steps, ``accuracy`` and ``loss`` are d2l's, written once in :mod:`droplab.compat.module`.
 The one change of substance from d2l: the ``training`` flag really reaches the network (see
 ``Module.__call__`` and ``Module.forward``), so dropout is on in training and off in evaluation.
 """
@@ -8,16 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from droplab.compat import HyperParameters, ProgressBoard
-from droplab.compat.module import ClassifierSteps, ModuleSteps
-
-
-def numpy(x: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-    """``x`` as a NumPy array."""
-    return x.numpy(*args, **kwargs) if hasattr(x, "numpy") else np.asarray(x, *args, **kwargs)
+from droplab.compat.module import ClassifierSteps, ModuleSteps, ops
 
 
 class Module(tf.keras.Model, ModuleSteps, HyperParameters):
@@ -66,19 +61,8 @@ class Module(tf.keras.Model, ModuleSteps, HyperParameters):
 class Classifier(ClassifierSteps, Module):
     """d2l's classifier: softmax cross-entropy loss, accuracy plotted in validation."""
 
-    def accuracy(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
-        """Fraction (or 0/1 per example) of correct predictions."""
-        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
-        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
-        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
-        return tf.reduce_mean(compare) if averaged else compare
-
-    def loss(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
-        """Softmax cross-entropy from logits (mean over the batch unless ``averaged=False``)."""
-        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
-        Y = tf.reshape(Y, (-1,))
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(Y, tf.int32), Y_hat)
-        return tf.reduce_mean(losses) if averaged else losses
+    ops = ops("tensorflow", lambda Y_hat, Y: tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.cast(Y, tf.int32), Y_hat))
 
 
 class SGD(HyperParameters):

@@ -37,29 +37,21 @@ class TensorLoader(core.Loader):
 
 
 class DataModule(core.DataModule):
-    """d2l's base class of data, batching resident torch tensors."""
+    """d2l's base class of data, batching resident torch tensors (or a ``TensorDataset``'s)."""
 
     def loader(self, tensors: Sequence[Any], train: bool) -> TensorLoader:
+        if isinstance(tensors, TensorDataset):
+            tensors = tensors.tensors
         return TensorLoader(tensors, self.batch_size, shuffle=train)
 
 
-class FashionMNIST(DataModule):
-    """The Fashion-MNIST dataset: ``train`` and ``val`` (the test split) as resident tensors."""
+class FashionMNIST(core.FashionMNIST, DataModule):
+    """Fashion-MNIST: ``train`` and ``val`` (the test split) as ``TensorDataset``\\ s, as d2l's."""
 
-    def __init__(self, batch_size: int = 64, resize: tuple[int, int] = (28, 28)) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.train = TensorDataset(*self._load("train", resize))
-        self.val = TensorDataset(*self._load("test", resize))
-
-    @staticmethod
-    def _load(split: str, resize: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self, split: str) -> TensorDataset:
         images, labels = droplab_data.load(split)
         X = torch.from_numpy(images.copy()).unsqueeze(1).to(torch.float32).div_(255)
-        if tuple(resize) != tuple(X.shape[-2:]):
-            X = F.interpolate(X, size=tuple(resize), mode="bilinear", antialias=True,
+        if tuple(self.resize) != tuple(X.shape[-2:]):
+            X = F.interpolate(X, size=tuple(self.resize), mode="bilinear", antialias=True,
                               align_corners=False)
-        return X, torch.from_numpy(labels.astype("int64"))
-
-    def get_dataloader(self, train: bool) -> TensorLoader:
-        return self.loader((self.train if train else self.val).tensors, train)
+        return TensorDataset(X, torch.from_numpy(labels.astype("int64")))

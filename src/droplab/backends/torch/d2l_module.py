@@ -1,8 +1,9 @@
 """d2l's ``Module`` and ``Classifier`` for PyTorch, as the book's code subclasses them.
 
-The one change from d2l: :meth:`Module.plot` does not move each value to the host (a GPU stall per
-batch); the detached tensor is queued on the trainer's :class:`~droplab.compat.log.EpochLog`,
-which reads the whole epoch's values at once.
+The constructor, steps, ``accuracy`` and ``loss`` are d2l's, written once in
+:mod:`droplab.compat.module`. The one change from d2l: :meth:`Module.plot_value` does not move
+each value to the host (a GPU stall per batch); the detached tensor is queued on the trainer's
+:class:`~droplab.compat.log.EpochLog`, which reads the whole epoch's values at once.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from droplab.compat import HyperParameters, ProgressBoard
-from droplab.compat.module import ClassifierSteps, ModuleSteps
+from droplab.compat import HyperParameters
+from droplab.compat.module import ClassifierSteps, ModuleSteps, ops
 
 
-class Module(nn.Module, ModuleSteps, HyperParameters):
+class Module(ModuleSteps, nn.Module, HyperParameters):
     """d2l's base class of models: the net, the loss, the steps, the optimiser and the board."""
 
     # d2l's dynamic attributes (save_hyperparameters, the trainer), declared for type checkers.
@@ -25,18 +26,6 @@ class Module(nn.Module, ModuleSteps, HyperParameters):
     board: Any
     net: Any
     lr: float
-
-    def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.board = ProgressBoard()
-
-    def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        assert hasattr(self, "net"), "Neural network is defined"
-        return self.net(X)
 
     def plot_value(self, value: Any) -> Any:
         return value.detach() if isinstance(value, torch.Tensor) else value
@@ -54,17 +43,7 @@ class Module(nn.Module, ModuleSteps, HyperParameters):
 class Classifier(ClassifierSteps, Module):
     """d2l's base class of classification models: cross-entropy loss and accuracy."""
 
-    def accuracy(self, Y_hat: torch.Tensor, Y: torch.Tensor, averaged: bool = True) -> torch.Tensor:
-        """Compute the number of correct predictions."""
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        preds = Y_hat.argmax(dim=1).type(Y.dtype)
-        compare = (preds == Y.reshape(-1)).type(torch.float32)
-        return compare.mean() if averaged else compare
-
-    def loss(self, Y_hat: torch.Tensor, Y: torch.Tensor, averaged: bool = True) -> torch.Tensor:
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        Y = Y.reshape((-1,))
-        return F.cross_entropy(Y_hat, Y, reduction="mean" if averaged else "none")
+    ops = ops("torch", lambda Y_hat, Y: F.cross_entropy(Y_hat, Y, reduction="none"))
 
     def layer_summary(self, X_shape: tuple[int, ...]) -> None:
         X = torch.randn(*X_shape)

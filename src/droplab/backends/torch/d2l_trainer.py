@@ -2,8 +2,8 @@
 
 The loop is d2l's (``training_step``, ``zero_grad``, ``backward``, optional gradient clipping,
 ``step``; then ``validation_step`` in ``eval()`` mode under ``no_grad``), so dropout is on in
-``train()`` mode with fresh masks every step and off in ``eval()``. The epochs, history, report
-and board are :class:`droplab.compat.trainer.Trainer`'s. What is PyTorch's here: devices, lazy
+``train()`` mode with fresh masks every step and off in ``eval()``. The loop, epochs, history,
+report and board are :class:`droplab.compat.trainer.Trainer`'s. What is PyTorch's here: devices, lazy
 layers materialised before ``configure_optimizers``, every ``fit`` seeded (``DROPLAB_SEED``, or
 fresh entropy recorded in ``trainer.seed``), and on the CPU each epoch run with the faster of
 torch's thread count and one thread (:mod:`droplab.backends.torch.fast.threads`).
@@ -11,6 +11,8 @@ torch's thread count and one thread (:mod:`droplab.backends.torch.fast.threads`)
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -39,10 +41,8 @@ class Trainer(trainer.Trainer):
 
     @staticmethod
     def to_floats(values: list[Any]) -> list[float]:
-        """Tensors (and floats) as floats, with one host transfer for all the tensors."""
-        tensors = [v.reshape(()).to(torch.float64) for v in values if isinstance(v, torch.Tensor)]
-        host = iter(torch.stack(tensors).cpu().tolist() if tensors else [])
-        return [next(host) if isinstance(v, torch.Tensor) else float(v) for v in values]
+        return log.device_floats(values, torch.Tensor, lambda tensors: torch.stack(
+            [t.reshape(()).to(torch.float64) for t in tensors]).cpu().tolist())
 
     def prepare_data(self, data: Any) -> None:
         super().prepare_data(data)
@@ -74,53 +74,34 @@ class Trainer(trainer.Trainer):
         if not any(isinstance(p, torch.nn.parameter.UninitializedParameter)
                    for p in model.parameters()):
             return
-        loader = self.val_dataloader if self.val_dataloader is not None else self.train_dataloader
-        batch = self.prepare_batch(next(iter(loader)))
         training = model.training
         model.eval()
         with torch.no_grad():
-            model(*[a[:2] for a in batch[:-1]])
+            model(*self.sample_inputs())
         model.train(training)
 
-    def clip_gradients(self, grad_clip_val: float, model: Any) -> None:
-        """d2l's clipping: scale all gradients by grad_clip_val / norm when their norm exceeds it."""
-        grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
-        if not grads:
-            return
-        norm = torch.sqrt(torch.stack([torch.sum(g**2) for g in grads]).sum())
-        if norm > grad_clip_val:
-            for g in grads:
-                g.mul_(grad_clip_val / norm)
-
     def fit_epoch(self) -> None:
-        """One pass over the training data, then one over the validation data."""
-        model = self.model
-        model.train()
-        losses: list[torch.Tensor] = []
-        sizes: list[int] = []
+        self.model.train()
+        super().fit_epoch()
 
-        def train_step(batch: Any) -> None:
-            batch = self.prepare_batch(batch)
-            self.log.batch_size = len(batch[-1])
-            loss = model.training_step(batch)
-            self.optim.zero_grad()
-            with torch.no_grad():
-                loss.backward()
-                if self.gradient_clip_val > 0:
-                    self.clip_gradients(self.gradient_clip_val, model)
-                self.optim.step()
-            losses.append(loss.detach())
-            sizes.append(self.log.batch_size)
-            self.train_batch_idx += 1
+    def train_step(self, batch: Any) -> torch.Tensor:
+        loss = self.model.training_step(batch)
+        self.optim.zero_grad()
+        with torch.no_grad():
+            loss.backward()
+            if self.gradient_clip_val > 0:
+                self.clip_gradients(self.gradient_clip_val, self.model)
+            self.optim.step()
+        return loss.detach()
 
-        desc = f"epoch {self.epoch + 1}"
-        self._tuner.run(log.bar(self.train_dataloader, self.num_train_batches, desc), train_step)
-        if self.val_dataloader is not None:
-            model.eval()
-            with torch.no_grad(), using(self._tuner.threads()):
-                for batch in self.val_dataloader:
-                    batch = self.prepare_batch(batch)
-                    self.log.batch_size = len(batch[-1])
-                    model.validation_step(batch)
-                    self.val_batch_idx += 1
-        self.log.end(self, log.weighted_mean(self.to_floats(losses), sizes))
+    def run_steps(self, batches: Any, step: Any) -> None:
+        self._tuner.run(batches, step)  # the faster of torch's thread count and one thread
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        self.model.eval()
+        with torch.no_grad(), using(self._tuner.threads()):
+            yield
+
+    def gradients(self, model: Any) -> list[torch.Tensor]:
+        return [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
