@@ -9,7 +9,7 @@ The training step comes from one of two places, chosen by ``config.kernels``:
   backward with compiled kernels where this machine builds them. Same masks, same gradients up
   to float rounding. It fuses plain SGD into its products; for momentum and Adam
   (``MLPConfig.optimizer``) its products write the gradients and torch.optim's step updates
-  (:mod:`droplab.backends.torch.optimizer`).
+  (:mod:`droplab.backends.torch.optimizer`), in float32 and in mixed precision.
 
 Randomness comes only from ``config.seed``: the init, each epoch's permutation
 (:func:`droplab.data.epoch_permutation`) and each epoch's mask generator
@@ -80,8 +80,7 @@ class TorchLearner:
         if config.model == "concise" and self.noise == "dropout":
             self.module = M.ConciseMLP(self.mlp, self.params)
             self.params = self.module.params()
-        plain = (config.kernels == "off" or low_memory or self.noise != "dropout"
-                 or not fast.supports(config))
+        plain = config.kernels == "off" or low_memory or self.noise != "dropout"
         self.step: PlainStep | fast.FastStep = (
             PlainStep(self._logits, self.params, self.mlp, config.batch_size, dev, self.mixed)
             if plain else fast.choose(config, self.params, dev, products=products,

@@ -15,7 +15,9 @@ makes the step fast, behind one interface (:class:`FastStep`: ``epoch``, ``logit
 * :mod:`.threads`: the faster of torch's thread count and one thread, measured each epoch.
 
 For the same config every variant draws the same masks and computes the same gradients as the
-book's step up to float rounding (tested).
+book's step up to float rounding (tested). Plain SGD is fused into the products; momentum and
+Adam (``MLPConfig.optimizer``) run torch.optim's step on the gradients the products write
+(:class:`~droplab.backends.torch.optimizer.Optimizer`, the book's step's too).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from droplab.backends.torch.fast.threads import ThreadTuner, using
 from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import TrainConfig
 
-__all__ = ["FastStep", "Model", "choose", "supports"]
+__all__ = ["FastStep", "Model", "choose"]
 
 
 class Model(Protocol):
@@ -116,13 +118,6 @@ class FastStep:
             return self.model.logits(X)
 
 
-def supports(config: TrainConfig) -> bool:
-    """Whether the fast step runs ``config``'s optimiser: plain SGD (fused into the products)
-    always; momentum and Adam (torch.optim's step after the hand-written gradients) in float32.
-    Elsewhere the learner runs the plain step, which reports its own products ("dense")."""
-    return config.mlp.optimizer == "sgd" or config.precision == "float32"
-
-
 def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.device, *,
            products: str = "auto", threads: int | str | None = "auto") -> FastStep:
     """The fastest step for ``config`` on this machine (the one place it is chosen).
@@ -138,6 +133,7 @@ def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.d
     mixed = config.precision == "mixed_bfloat16"
     cpu = device.type == "cpu"
     want_gated = products != "dense" and cpu
+    opt = None if mlp.optimizer == "sgd" else Optimizer(params, mlp)  # else SGD, fused
     if mixed:
         kernels = fused.load(torch.bfloat16) if cpu and config.model == "scratch" else None
         use_gated = want_gated and kernels is not None and kernels.gated
@@ -145,15 +141,14 @@ def choose(config: TrainConfig, params: dict[str, torch.Tensor], device: torch.d
                   "AVX512_BF16",
                   fused.why_not if kernels is None and cpu and config.model == "scratch" else None)
         if kernels is not None:
-            model: Model = FusedMixedMLP(params, mlp, bs, kernels, gated=use_gated)
+            model: Model = FusedMixedMLP(params, mlp, bs, kernels, gated=use_gated, optimizer=opt)
         else:
-            model = FlatMixedMLP(params, mlp, bs, torch.bfloat16)
-        return FastStep(model, "gated" if use_gated else "dense", config, device, threads)
+            model = FlatMixedMLP(params, mlp, bs, torch.bfloat16, optimizer=opt)
+        return FastStep(model, "gated" if use_gated else "dense", config, device, threads, opt)
     loaded = gated.load() if want_gated else None
     _required(products, loaded is not None, "on the CPU", gated.why_not)
     chosen: Products = Dense() if loaded is None else Gated(
         loaded, (mlp.num_hiddens_1, mlp.num_hiddens_2), bs)
-    opt = None if mlp.optimizer == "sgd" else Optimizer(params, mlp)
     return FastStep(ManualMLP(params, mlp, bs, products=chosen, optimizer=opt), chosen.name,
                     config, device, threads, opt)
 

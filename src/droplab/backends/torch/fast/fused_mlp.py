@@ -33,8 +33,9 @@ from droplab.backends.torch.bits import scale_for
 from droplab.backends.torch.fast.fused import Fused
 from droplab.backends.torch.fast.manual import Drop, ManualMLP
 from droplab.backends.torch.fast.mask_stream import MaskStream
-from droplab.backends.torch.fast.mixed import FlatParams, product
+from droplab.backends.torch.fast.mixed import FlatParams, OptimizerStep, product
 from droplab.backends.torch.model import scale as grad_scale
+from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import MLPConfig
 
 
@@ -46,9 +47,13 @@ class FusedMixedMLP:
     """
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
-                 kernels: Fused, *, gated: bool = False) -> None:
+                 kernels: Fused, *, gated: bool = False, optimizer: Optimizer | None = None
+                 ) -> None:
         self.manual = m = ManualMLP(params, mlp, batch_size, torch.bfloat16)  # constants, logits
         self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), torch.bfloat16)
+        # Momentum, Adam: torch.optim's step instead of the sgd kernel; the parameters' version
+        # counters then tell _weights to cast them again.
+        self.optimizer = None if optimizer is None else OptimizerStep(self.flat, optimizer)
         self.p1, self.p2 = m.p1, m.p2
         self.kernels = kernels
         if gated and not kernels.gated:
@@ -153,6 +158,9 @@ class FusedMixedMLP:
             E1 = k.gate(torch.mm(E2, W2, out=self._E1[:B]), D1, g1, gb1)
             product(E2.t(), D1, f1, gW2)
             torch.mm(E1.t(), X, out=gW1)
+        if self.optimizer is not None:
+            self.optimizer(B, w3_scale=f2)
+            return
         k.sgd(self._offsets, self._beta, self._alpha(B, f2), self.flat.master, self.flat.grad,
               self.flat.low)
 

@@ -17,6 +17,7 @@ import math
 import torch
 
 from droplab.backends.torch.fast.manual import Drop, ManualMLP, relu_grad
+from droplab.backends.torch.optimizer import Optimizer
 from droplab.config import MLPConfig
 
 
@@ -54,15 +55,40 @@ class FlatParams:
         return tuple(self.low_views)
 
 
+class OptimizerStep:
+    """torch.optim's step (momentum, Adam) on :class:`FlatParams`: a step's scaled bfloat16
+    gradients (``flat.grad``), divided by the batch in float32, are the parameters' ``.grad``
+    (views into one float32 buffer); weight decay is the optimiser's."""
+
+    def __init__(self, flat: FlatParams, optimizer: Optimizer) -> None:
+        self.flat, self.optimizer = flat, optimizer
+        self.grad = torch.zeros_like(flat.master)
+        self.views: list[torch.Tensor] = []
+        for p, start, end in zip(flat.params, flat.offsets[:-1], flat.offsets[1:], strict=True):
+            p.grad = self.grad[start:end].view(p.shape)
+            self.views.append(p.grad)
+
+    def __call__(self, batch: int, w3_scale: float = 1.0) -> None:
+        """Update from ``flat.grad`` (the sums over a batch of ``batch`` rows); ``w3_scale``
+        multiplies the output weights' gradient (a factor some steps leave out of it)."""
+        self.grad.copy_(self.flat.grad).mul_(1.0 / batch)
+        if w3_scale != 1.0:
+            self.views[4].mul_(w3_scale)  # W1, b1, W2, b2, W3, b3
+        self.optimizer.step()
+
+
 class FlatMixedMLP:
     """The hand-written step (:class:`ManualMLP`'s forward and rounding points) in bfloat16
-    over :class:`FlatParams`: one cast, gradients written into one buffer, one SGD ``add_``."""
+    over :class:`FlatParams`: one cast, gradients written into one buffer, one SGD ``add_``
+    (or, given ``optimizer``, its step: :class:`OptimizerStep`)."""
 
     def __init__(self, params: dict[str, torch.Tensor], mlp: MLPConfig, batch_size: int,
-                 compute: torch.dtype = torch.bfloat16) -> None:
+                 compute: torch.dtype = torch.bfloat16, optimizer: Optimizer | None = None
+                 ) -> None:
         self.manual = ManualMLP(params, mlp, batch_size, compute)
         m = self.manual
         self.flat = FlatParams((m.W1, m.b1, m.W2, m.b2, m.W3, m.b3), compute)
+        self.optimizer = None if optimizer is None else OptimizerStep(self.flat, optimizer)
 
     def set_lr(self, lr: float) -> None:
         """The learning rate of the coming steps (the learner's, once per epoch)."""
@@ -103,6 +129,9 @@ class FlatMixedMLP:
         torch.sum(E1, 0, out=gb1)
         if f2 != 1.0:
             gW3.mul_(f2)
+        if self.optimizer is not None:
+            self.optimizer(X.shape[0])
+            return
         if m.decay != 1.0:  # L2 on the weight matrices only
             for W in (m.W1, m.W2, m.W3):
                 W.mul_(m.decay)
