@@ -4,7 +4,7 @@
 Every d2l module exports :data:`D2L` and every backend package :data:`BACKEND` (the functions of
 :class:`droplab.backends.protocol.Backend`); each adds only its own extras. :func:`finish_d2l`
 completes a d2l module: the framework-free classes and helpers, d2l's tensor aliases for its
-framework and the plotting helpers join its namespace, and it returns the module's ``__all__``.
+framework and the plotting helpers join its namespace, and it sets the module's ``__all__``.
 """
 
 from __future__ import annotations
