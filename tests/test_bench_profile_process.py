@@ -43,7 +43,7 @@ def test_a_baseline_scripts_epochs_and_imports(tmp_path: Path) -> None:
         for _ in range(3):
             epochs.start()
             sum(i * i for i in range(20000))
-            import decimal  # an import inside an epoch is charged to imports
+            import decimal  # an import inside an epoch counts in the epoch
             epochs.stop(1.0, 0.5)
         print("done", sys.argv[1:])
         """))
@@ -57,8 +57,8 @@ def test_a_baseline_scripts_epochs_and_imports(tmp_path: Path) -> None:
     for unused in ("data", "build", "evaluate", "write", "plot"):
         assert res["wall"][unused] == 0, unused
     assert json.loads(marks.read_text())["exit"] == 0
-    # Imports split by where they ran: the script's top, and the one inside epoch 1.
-    assert res["import_wall"]["other"] > 0 and res["import_wall"]["epoch_1"] > 0
+    # Imports split by where they ran: the script's top; the epochs are measured whole.
+    assert res["import_wall"]["other"] > 0 and "epoch_1" not in res["import_wall"]
     assert sum(res["import_wall"].values()) == pytest.approx(res["wall"]["import"], abs=1e-9)
 
 

@@ -179,7 +179,6 @@ def table(rows: list[dict[str, Any]], clock: str) -> list[str]:
 
 # Where imports run, as the report names it: the phase an ``import`` statement ran in.
 IMPORTED_IN = (("other", "start (CLI, script)"), ("data", "data"), ("build", "model build"),
-               ("epoch_1", "epoch 1"), ("epochs_rest", "epochs 2+"), ("evaluate", "evaluation"),
                ("write", "run folder"), ("plot", "plot"))
 
 
@@ -205,12 +204,12 @@ def markdown(results: dict[str, Any]) -> str:
          f"DIR` or `python src/droplab/bench/loops/B_{{tutorial,expert}}.py`), under the phase "
          f"clocks of `droplab.bench.profile_hooks`."), "",
         ("Phases are exclusive. *start-up*: spawn to the first line of Python (exec, the "
-         "interpreter, `site`). *imports*: every `import` on the main thread, wherever it runs "
+         "interpreter, `site`). *imports*: every `import` on the main thread outside the epochs "
          "(a framework imported while the model is built counts here). *data*: "
          "`droplab.data.arrays`. *model build*: the learner's construction (droplab; the "
          "baselines build theirs in *other*). *epoch 1* / *epochs 2+*: training epochs "
-         "(compilation falls in epoch 1); the baselines' epochs include their evaluation, "
-         "droplab's evaluation is its own column. *run folder*: droplab's checkpoint, metrics, "
+         "(compilation falls in epoch 1; an import inside an epoch counts in that epoch); the "
+         "baselines' epochs include their evaluation, droplab's evaluation is its own column. *run folder*: droplab's checkpoint, metrics, "
          "run.json and config.json writes (each fsynced) and the state_dict copies they need. "
          "*plot*: the end-of-run curves (PNG and SVG). *other*: the rest (argument parsing, "
          "checks, the baselines' model construction). *teardown*: the command's end to the "
