@@ -5,7 +5,8 @@ The optimiser's state (``opt.`` keys: both moments and the step count) travels i
 beside the weights, and each epoch's rate comes from the epoch number ``fit`` resumes at, so a
 resumed run takes the same steps. The crash is simulated at :func:`droplab._faults.point`, as in
 ``test_reliability_resume.py``: from the chosen point on every write raises before it touches the
-disk, leaving the run folder as a kill there would.
+disk, leaving the run folder as a kill there would. And JAX's epochs of a cosine schedule run one
+compilation (the rate is an argument).
 """
 
 from __future__ import annotations
@@ -73,3 +74,17 @@ def test_a_crash_at_every_write_point_of_an_adam_run_then_resume_is_bit_identica
         result = fit(config, arrays, out, resume=(out / "config.json").exists(), quiet=True)
         assert result.status == "finished", point
         assert outcome(out) == expected, f"crash at point {n} ({point})"
+
+
+def test_jax_cosine_epochs_share_one_compilation(fashion_tiny):
+    """The epoch's rate is an argument of JAX's compiled epoch, not a constant in it."""
+    from droplab.backends import jax as jax_backend
+    from droplab.backends.jax.learner import _train_epoch
+
+    mlp = MLPConfig(optimizer="adam", lr=1.5e-3, schedule="cosine")
+    learner = jax_backend.learner(TrainConfig(backend="jax", epochs=4, mlp=mlp), fashion_tiny)
+    learner.train_epoch(0)
+    compiled = _train_epoch._cache_size()
+    losses = [learner.train_epoch(epoch) for epoch in range(1, 4)]
+    assert _train_epoch._cache_size() == compiled
+    assert losses[-1] < losses[0]
