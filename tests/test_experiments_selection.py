@@ -78,6 +78,7 @@ def test_activation_variance_ranks_nothing_and_says_so(tmp_path, held_out):
     _, report = _run("activation-variance", tmp_path, seeds=2)
     assert "neither the validation nor the test split enters its numbers" in report
     assert TEST_SECTION not in report
+    assert "- validation split: Fashion-MNIST's test split (the book's way)" in report
 
 
 @pytest.mark.parametrize("name", RANKING)
@@ -85,6 +86,7 @@ def test_reports_say_the_split_and_show_test_for_the_selected_only(tmp_path, hel
     _, report = _run(name, tmp_path)
     assert set(held_out) == {VAL_SPLIT}  # every run trained and validated on the held-out split
     assert SPLIT_NOTE in report
+    assert "- validation split: held-out training images (10000 held out, stratified" in report
     assert report.count(TEST_SECTION) == 1
     assert "test accuracy (test split)" in report
     assert "val accuracy (validation split)" in report

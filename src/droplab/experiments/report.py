@@ -115,6 +115,12 @@ def setup(results: Table, root: Path) -> str:
             values = results.unique(col)
             shown = ", ".join("all" if v is None else str(v) for v in values)
             parts.append(f"- {label}: {shown}")
+    held = [v for v in results.unique("val_split") if v] if "val_split" in results.columns else []
+    parts.append("- validation split: " + (
+        f"held-out training images ({', '.join(str(v) for v in held)} held out, stratified; the "
+        "validation examples above are taken from them); the test split is evaluated once per "
+        "run, after its last epoch" if held else
+        "Fashion-MNIST's test split (the book's way)"))
     done = f"{len(results)} finished runs" + (f" of {planned} planned" if planned else "")
     parts.append(f"- {done}; seeds {', '.join(str(s) for s in seeds)}")
     total = sum(results.values("seconds"))
