@@ -69,7 +69,7 @@ def run_search(options: TuneOptions) -> list[dict[str, Any]]:
             run_config=tune.RunConfig(name=NAME, storage_path=str(path.parent), verbose=1))
     grid = tuner.fit()
     rows = []
-    for result in grid:
+    for result in (grid[i] for i in range(len(grid))):  # ResultGrid indexes; typed not iterable
         metrics, config = result.metrics or {}, point(result.config or {})
         rows.append({"trial": os.path.basename(result.path),
                      **{k: config.get(k) for k in PARAMS},
