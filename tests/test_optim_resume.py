@@ -11,17 +11,19 @@ compilation (the rate is an argument).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from droplab import _faults, optim
+from droplab import optim
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 from droplab.train import checkpoint, fit
 
-
-class Crash(BaseException):
-    """What the simulated kill raises (a BaseException, so nothing in droplab catches it)."""
+sys.path.insert(0, str(Path(__file__).parent))  # crash_points
+from crash_points import Crash, crash_from, outcome
 
 
 def data() -> Arrays:
@@ -29,26 +31,6 @@ def data() -> Arrays:
     x = rng.random((320, 784), dtype=np.float32)
     y = rng.integers(0, 10, 320)
     return Arrays(x[:256], y[:256], x[256:], y[256:])
-
-
-def crash_from(monkeypatch: pytest.MonkeyPatch, n: int | None) -> list[str]:
-    """Count write points; raise Crash at the ``n``-th and every later one (None: never)."""
-    seen: list[str] = []
-
-    def point(name: str) -> None:
-        seen.append(name)
-        if n is not None and len(seen) >= n:
-            raise Crash(name)
-
-    monkeypatch.setattr(_faults, "point", point)
-    return seen
-
-
-def outcome(out) -> tuple[dict[str, bytes], list[dict]]:
-    state, history = checkpoint.load(out)
-    assert history is not None
-    rows = [{k: v for k, v in vars(e).items() if k != "seconds"} for e in history]
-    return {k: v.tobytes() for k, v in state.items()}, rows
 
 
 @pytest.mark.parametrize("name", ["torch", "jax"])

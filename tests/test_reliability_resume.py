@@ -17,18 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from droplab import _faults, _io
+from droplab import _io
 from droplab.cli import common
 from droplab.cli.main import main
 from droplab.config import MLPConfig, TrainConfig
 from droplab.data.arrays import Arrays
 from droplab.train import ResumeError, checkpoint, fit
 
-sys.path.insert(0, str(Path(__file__).parent))  # reliability_learner
-
-
-class Crash(BaseException):
-    """What the simulated kill raises (a BaseException, so nothing in droplab catches it)."""
+sys.path.insert(0, str(Path(__file__).parent))  # reliability_learner, crash_points
+from crash_points import Crash, crash_from, outcome
 
 
 def data() -> Arrays:
@@ -40,26 +37,6 @@ def data() -> Arrays:
 
 CONFIG = TrainConfig(backend="torch", epochs=2, batch_size=64, seed=5, precision="float32",
                      mlp=MLPConfig(lr=0.2))
-
-
-def crash_from(monkeypatch: pytest.MonkeyPatch, n: int | None) -> list[str]:
-    """Count write points; raise Crash at the ``n``-th and every later one (None: never)."""
-    seen: list[str] = []
-
-    def point(name: str) -> None:
-        seen.append(name)
-        if n is not None and len(seen) >= n:
-            raise Crash(name)
-
-    monkeypatch.setattr(_faults, "point", point)
-    return seen
-
-
-def outcome(out) -> tuple[dict[str, bytes], list[dict]]:
-    state, history = checkpoint.load(out)
-    assert history is not None
-    rows = [{k: v for k, v in vars(e).items() if k != "seconds"} for e in history]
-    return {k: v.tobytes() for k, v in state.items()}, rows
 
 
 def test_a_crash_at_every_write_point_of_a_torch_run_then_resume_is_bit_identical(
